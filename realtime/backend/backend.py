@@ -1,0 +1,284 @@
+"""The backend facade: the models this server has, their voices, and streaming synthesis.
+
+The WebSocket session and the one-call facade methods (`custom_voice`, `voice_clone`,
+`voice_design`) share one path: validate and bind a voice to a model, prepare it once,
+then stream segment after segment through the engine's worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from realtime.audio.encoders import encode_audio as _encode_audio
+from realtime.audio.reference import ReferenceAudioError, decode_reference_audio
+from realtime.backend.threaded import ThreadedStream
+from realtime.config import Limits
+from realtime.engines.base import CancelFlag, Engine, EngineChunk, GenerationError, ModelInfo, Voice, VoiceRequest
+from realtime.engines.hibari_engine import HibariEngine
+from realtime.protocol.errors import ErrorCode, FieldError
+from realtime.protocol.messages import VoiceSpec, parse_voice
+from realtime.segmenter import Segmenter, SegmenterPolicy
+from realtime.timeline import Timeline
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AudioChunk:
+    """A piece of generated audio (float32 samples, or bytes once encoded)."""
+
+    data: np.ndarray | bytes
+    sample_rate: int
+    is_last: bool
+    format: str = "pcm"
+    timestamp_ms: float = 0.0
+
+
+def draw_seed() -> int:
+    """A fresh session seed, 0..2^32-1, from the OS (never from a shared global RNG)."""
+    return secrets.randbits(32)
+
+
+class TTSBackend:
+    """Owns the engines and the worker threads that run them."""
+
+    def __init__(
+        self,
+        engines: Sequence[Engine] | None = None,
+        *,
+        engine_threads: int = 2,
+        limits: Limits | None = None,
+    ) -> None:
+        self._engine_threads = max(1, engine_threads)
+        self._engines: dict[str, Engine] = {
+            engine.info.name: engine for engine in (engines or [HibariEngine(threads=self._engine_threads)])
+        }
+        self.limits = limits or Limits()
+        self._executor: ThreadPoolExecutor | None = None
+        self._ready = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def initialize(self) -> None:
+        """Start the worker threads and load every engine (off the event loop)."""
+        if self._ready:
+            return
+        self._executor = ThreadPoolExecutor(max_workers=self._engine_threads, thread_name_prefix="engine")
+        loop = asyncio.get_running_loop()
+        for engine in self._engines.values():
+            try:
+                await loop.run_in_executor(self._executor, engine.load)
+            except Exception as exc:
+                raise RuntimeError(f"loading model {engine.info.name} failed: {exc}") from exc
+        self._ready = True
+
+    async def shutdown(self) -> None:
+        self._ready = False
+        for engine in self._engines.values():
+            engine.shutdown()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    # -- catalogue ---------------------------------------------------------------------------
+    def models(self) -> list[ModelInfo]:
+        return [engine.info for engine in self._engines.values()]
+
+    @property
+    def capacity(self) -> int:
+        """Sessions this server takes at once: the configured limit, capped by the engines."""
+        return min([self.limits.max_sessions, *(e.info.capacity for e in self._engines.values())])
+
+    def default_model(self, mode: str) -> str | None:
+        return next((e.info.name for e in self._engines.values() if mode in e.info.modes), None)
+
+    def _served(self) -> str:
+        return "; ".join(info.describe() for info in self.models())
+
+    def check_voice(self, spec: VoiceSpec) -> tuple[str | None, list[FieldError]]:
+        """Bind the voice to a model and let that model judge it; cheap, no I/O."""
+        if spec.model is not None:
+            engine = self._engines.get(spec.model)
+            if engine is None:
+                return None, [
+                    FieldError(
+                        "model",
+                        f"unknown model {spec.model!r}; this server serves: {self._served()}",
+                        ErrorCode.UNKNOWN_VOICE,
+                    )
+                ]
+            if spec.mode not in engine.info.modes:
+                return None, [
+                    FieldError(
+                        "mode",
+                        f"model {spec.model} cannot serve mode {spec.mode}; it serves: {', '.join(engine.info.modes)}",
+                        ErrorCode.UNKNOWN_VOICE,
+                    )
+                ]
+        else:
+            default = self.default_model(spec.mode)
+            if default is None:
+                needs = {"voice_clone": "a Qwen3-TTS Base model", "voice_design": "a Qwen3-TTS VoiceDesign model"}
+                return None, [
+                    FieldError(
+                        "mode",
+                        f"mode {spec.mode} needs {needs.get(spec.mode, 'a model')}, and none is installed; "
+                        f"this server serves: {self._served()}",
+                        ErrorCode.UNKNOWN_VOICE,
+                    )
+                ]
+            engine = self._engines[default]
+        return engine.info.name, engine.check(spec)
+
+    async def prepare_voice(self, spec: VoiceSpec, seed: int) -> tuple[VoiceRequest | None, list[FieldError]]:
+        """Everything `session.start` or `context.start` must judge at once, decoding reference audio off the loop."""
+        model, errors = self.check_voice(spec)
+        reference = None
+        if spec.mode == "voice_clone" and spec.ref_audio is not None:
+            sample_rate = self._engines[model].info.sample_rate if model else 24000
+            try:
+                reference = await asyncio.get_running_loop().run_in_executor(
+                    self._executor,
+                    lambda: decode_reference_audio(
+                        spec.ref_audio or b"",
+                        target_rate=sample_rate,
+                        min_seconds=self.limits.min_reference_seconds,
+                        max_seconds=self.limits.max_reference_seconds,
+                        max_bytes=self.limits.max_reference_bytes,
+                    ),
+                )
+            except ReferenceAudioError as exc:
+                errors = [FieldError("ref_audio", str(exc), ErrorCode.BAD_REFERENCE_AUDIO), *errors]
+        if errors or model is None:
+            return None, errors
+        info = self._engines[model].info
+        if spec.mode == "custom_voice" and spec.speaker is None and info.speakers:
+            spec = replace(spec, speaker=info.speakers[0])  # PROTOCOL: the model's first listed speaker
+        return VoiceRequest(spec=spec, model=model, seed=seed, reference=reference), []
+
+    def model_info(self, name: str) -> ModelInfo:
+        return self._engines[name].info
+
+    # -- streaming ---------------------------------------------------------------------------
+    def _require_executor(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            raise RuntimeError("the backend is not initialized")
+        return self._executor
+
+    async def open_voice(self, request: VoiceRequest) -> Voice:
+        engine = self._engines[request.model]
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._require_executor(), engine.open_voice, request
+            )
+        except GenerationError:
+            raise
+        except Exception as exc:
+            raise GenerationError(f"preparing the voice on {request.model} failed: {exc}") from exc
+
+    def stream(self, voice: Voice, text: str, cancel: CancelFlag | None = None) -> ThreadedStream[EngineChunk]:
+        """One segment's audio as it is made; close the stream to stop the engine."""
+        cancel = cancel or CancelFlag()
+        return ThreadedStream(voice.synthesize(text, cancel), self._require_executor(), cancel)
+
+    async def close_voice(self, voice: Voice) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._require_executor(), voice.close)
+
+    # -- the facade of the seed document --------------------------------------------------------
+    async def _generate(self, text: str, fields: dict[str, Any]) -> AsyncIterator[AudioChunk]:
+        """One utterance through the socket's own path: validate, segment, stream, release."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("text must be a non-empty string")
+        spec, errors = parse_voice(
+            {name: value for name, value in fields.items() if value is not None},
+            max_reference_bytes=self.limits.max_reference_bytes,
+        )
+        seed = spec.seed if spec.seed is not None else draw_seed()
+        request, more_errors = (None, []) if errors else await self.prepare_voice(spec, seed)
+        errors = errors + more_errors
+        if errors or request is None:
+            raise ValueError("; ".join(error.describe() for error in errors))
+        sample_rate = self.model_info(request.model).sample_rate
+        segmenter = Segmenter(SegmenterPolicy(mode="auto", max_chars=self.limits.max_segment_chars))
+        segments = segmenter.feed(text) + segmenter.flush()
+        timeline = Timeline(sample_rate)
+        try:
+            voice = await self.open_voice(request)
+        except GenerationError as exc:
+            raise RuntimeError(f"{spec.mode}: {exc}") from exc
+        try:
+            for index, segment in enumerate(segments):
+                stream = self.stream(voice, segment.text)
+                try:
+                    async for chunk in stream:
+                        is_last = chunk.final and index == len(segments) - 1
+                        span = timeline.advance(len(chunk.samples))
+                        yield AudioChunk(chunk.samples, sample_rate, is_last, "pcm", span.start_ms)
+                except GenerationError as exc:
+                    raise RuntimeError(f"{spec.mode} generation failed: {exc}") from exc
+                finally:
+                    await stream.aclose()
+        finally:
+            await self.close_voice(voice)
+
+    async def custom_voice(
+        self,
+        text: str,
+        speaker: str | None = None,
+        language: str = "auto",
+        instruct: str | None = None,
+        seed: int | None = None,
+        model: str | None = None,
+        **generation: Any,
+    ) -> AsyncIterator[AudioChunk]:
+        fields = {"mode": "custom_voice", "model": model, "speaker": speaker, "instruct": instruct,
+                  "language": language, "seed": seed, "generation": generation or None}
+        async for chunk in self._generate(text, fields):
+            yield chunk
+
+    async def voice_clone(
+        self,
+        text: str,
+        ref_audio: bytes,
+        ref_text: str | None = None,
+        language: str = "auto",
+        x_vector_only: bool = False,
+        seed: int | None = None,
+        model: str | None = None,
+        **generation: Any,
+    ) -> AsyncIterator[AudioChunk]:
+        fields = {"mode": "voice_clone", "model": model, "ref_audio": ref_audio, "ref_text": ref_text,
+                  "x_vector_only": x_vector_only, "language": language, "seed": seed,
+                  "generation": generation or None}
+        async for chunk in self._generate(text, fields):
+            yield chunk
+
+    async def voice_design(
+        self,
+        text: str,
+        instruct: str,
+        language: str = "auto",
+        seed: int | None = None,
+        model: str | None = None,
+        **generation: Any,
+    ) -> AsyncIterator[AudioChunk]:
+        fields = {"mode": "voice_design", "model": model, "instruct": instruct, "language": language,
+                  "seed": seed, "generation": generation or None}
+        async for chunk in self._generate(text, fields):
+            yield chunk
+
+    @staticmethod
+    def encode_audio(pcm: np.ndarray, sample_rate: int, format: str) -> bytes:
+        """A whole buffer in one of the streamed formats, through the same encoders as the socket."""
+        return _encode_audio(pcm, sample_rate, format)

@@ -1,0 +1,127 @@
+"""A small asyncio client for the realtime protocol (used by `realtime-tts say`, the benchmark and tests).
+
+    async with await RealtimeClient.connect("ws://127.0.0.1:8000/v1/realtime", format="wav") as client:
+        result = await client.synthesize("Hello there. How are you?")
+        open("out.wav", "wb").write(result.audio)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import websockets
+
+from realtime.protocol import codec
+
+SUBPROTOCOL = "tts.v1.msgpack"
+
+
+class ServerError(Exception):
+    """An `error` message from the server."""
+
+    def __init__(self, message: dict[str, Any]) -> None:
+        self.code: int = message.get("code", 0)
+        self.name: str = message.get("name", "")
+        self.fatal: bool = bool(message.get("fatal"))
+        self.ctx: str | None = message.get("ctx")
+        self.payload = message
+        super().__init__(f"{self.code} {self.name}: {message.get('message', '')}")
+
+
+@dataclass(slots=True)
+class SynthesisResult:
+    """Everything one context produced: its concatenated audio bytes and every message."""
+
+    audio: bytes = b""
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    done: dict[str, Any] | None = None
+
+    @property
+    def audio_messages(self) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m.get("type") == "audio"]
+
+    @property
+    def first_audio_index(self) -> int | None:
+        return next((i for i, m in enumerate(self.messages) if m.get("type") == "audio"), None)
+
+
+class RealtimeClient:
+    def __init__(self, connection: Any, ready: dict[str, Any]) -> None:
+        self.connection = connection
+        self.ready = ready
+
+    @classmethod
+    async def connect(
+        cls, url: str, *, token: str | None = None, open_timeout: float = 30.0, **session_fields: Any
+    ) -> RealtimeClient:
+        """Open the socket, send `session.start` with `session_fields`, wait for `session.ready`."""
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        connection = await websockets.connect(
+            url, subprotocols=[SUBPROTOCOL], additional_headers=headers, max_size=None, open_timeout=open_timeout
+        )
+        await connection.send(codec.pack({"type": "session.start", **session_fields}))
+        reply = codec.unpack(await connection.recv())
+        if reply.get("type") == "error":
+            await connection.close()
+            raise ServerError(reply)
+        return cls(connection, reply)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.connection.send(codec.pack(message))
+
+    async def text(self, text: str, ctx: str | None = None) -> None:
+        await self.send(_with_ctx({"type": "text", "text": text}, ctx))
+
+    async def flush(self, ctx: str | None = None) -> None:
+        await self.send(_with_ctx({"type": "flush"}, ctx))
+
+    async def end(self, ctx: str | None = None) -> None:
+        await self.send(_with_ctx({"type": "end"}, ctx))
+
+    async def cancel(self, ctx: str | None = None) -> None:
+        await self.send(_with_ctx({"type": "cancel"}, ctx))
+
+    async def recv(self) -> dict[str, Any]:
+        return codec.unpack(await self.connection.recv())
+
+    async def collect(self, ctx: str = "main") -> SynthesisResult:
+        """Read until `done` for `ctx`; other contexts' messages are kept too. Raises on a fatal error."""
+        result = SynthesisResult()
+        while True:
+            message = await self.recv()
+            result.messages.append(message)
+            kind = message.get("type")
+            if kind == "error" and message.get("fatal"):
+                raise ServerError(message)
+            if message.get("ctx") != ctx:
+                continue
+            if kind == "audio":
+                result.audio += message["data"]
+            elif kind == "done":
+                result.done = message
+                return result
+
+    async def synthesize(self, text: str, ctx: str = "main") -> SynthesisResult:
+        """Speak `text` in one context and return its whole stream."""
+        await self.text(text, ctx)
+        await self.end(ctx)
+        return await self.collect(ctx)
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+    async def __aenter__(self) -> RealtimeClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+def _with_ctx(message: dict[str, Any], ctx: str | None) -> dict[str, Any]:
+    if ctx is not None:
+        message["ctx"] = ctx
+    return message

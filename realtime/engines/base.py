@@ -1,0 +1,108 @@
+"""The engine contract: what a speech engine offers and how it streams one utterance.
+
+Engines do the heavy work and are called from worker threads, never from the event
+loop. Each streams float32 audio for one segment and checks its cancel flag between
+steps, so a cancel or disconnect stops the work within one step.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from realtime.audio.reference import ReferenceAudio
+from realtime.protocol.errors import FieldError
+from realtime.protocol.messages import VoiceSpec
+
+
+class GenerationError(RuntimeError):
+    """The engine failed on a segment (reported to the client as generation_failed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What one model can serve; listed to clients and used to validate their requests."""
+
+    name: str
+    engine: str
+    modes: tuple[str, ...]
+    speakers: tuple[str, ...]
+    languages: tuple[str, ...]
+    accepts_instruct: bool
+    generation_settings: tuple[str, ...]
+    sample_rate: int
+    capacity: int
+
+    def describe(self) -> str:
+        speakers = f"; speakers: {', '.join(self.speakers)}" if self.speakers else ""
+        return f"{self.name} ({', '.join(self.modes)}{speakers})"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineChunk:
+    """A piece of one segment's audio; `final` marks the segment's last piece."""
+
+    samples: np.ndarray
+    final: bool
+
+
+class CancelFlag:
+    """Set from the event loop, read by the worker thread between engine steps."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    @property
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceRequest:
+    """A validated voice, bound to a model, with its seed and decoded reference audio."""
+
+    spec: VoiceSpec
+    model: str
+    seed: int
+    reference: ReferenceAudio | None = None
+
+
+class Voice(ABC):
+    """One context's voice: prepared once, then used segment after segment in order."""
+
+    @abstractmethod
+    def synthesize(self, text: str, cancel: CancelFlag) -> Iterator[EngineChunk]:
+        """Stream one segment. Must return promptly once `cancel` is set."""
+
+    def close(self) -> None:
+        """Release what the voice holds."""
+
+
+class Engine(ABC):
+    """A loaded model that makes voices."""
+
+    info: ModelInfo
+
+    @abstractmethod
+    def load(self) -> None:
+        """Load weights and warm up (blocking; run off the event loop)."""
+
+    @abstractmethod
+    def check(self, spec: VoiceSpec) -> list[FieldError]:
+        """Cheap validation of what only this model can judge (speaker, instruct, language...)."""
+
+    @abstractmethod
+    def open_voice(self, request: VoiceRequest) -> Voice:
+        """Prepare a voice for one context (blocking; run off the event loop)."""
+
+    def shutdown(self) -> None:
+        """Free memory."""

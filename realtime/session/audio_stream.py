@@ -1,0 +1,88 @@
+"""One context's continuous output stream: resampling, numbering, timeline and encoder.
+
+Resampling happens as audio is generated (per segment, flushed at the segment's end
+so `flushed` really means everything was sent). Numbering, timestamps and encoding
+happen when the writer sends a chunk, so audio dropped by a cancel never reaches the
+encoder and the stream the client concatenates stays valid and gapless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from realtime.audio.encoders import StreamEncoder, create_encoder
+from realtime.audio.resample import StreamResampler
+from realtime.timeline import Timeline
+
+_EMPTY = np.zeros(0, dtype=np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAudio:
+    """Resampled audio waiting in the outbox."""
+
+    segment: int
+    samples: np.ndarray
+    segment_end: bool
+    is_last: bool
+
+
+class AudioStream:
+    def __init__(self, ctx: str, format: str, engine_rate: int, sample_rate: int) -> None:
+        self.ctx = ctx
+        self.format = format
+        self.sample_rate = sample_rate
+        self._encoder: StreamEncoder = create_encoder(format, sample_rate)
+        self._resampler = StreamResampler(engine_rate, sample_rate)
+        self._timeline = Timeline(sample_rate)
+        self._seq = 0
+        self._last_segment = 0
+
+    # -- generation side ---------------------------------------------------------------------
+    def resample(self, samples: np.ndarray, segment_end: bool) -> np.ndarray:
+        """Engine-rate samples to output-rate samples; at a segment's end the resampler's tail too."""
+        out = self._resampler.process(samples) if len(samples) else _EMPTY
+        if segment_end:
+            tail = self._resampler.finish()
+            if len(tail):
+                out = np.concatenate([out, tail]) if len(out) else tail
+        return out
+
+    # -- sending side --------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._encoder.closed
+
+    @property
+    def elapsed_ms(self) -> float:
+        return self._timeline.elapsed_ms
+
+    def render(self, pending: PendingAudio) -> dict[str, Any] | None:
+        """The `audio` message for `pending`; None once the stream is closed (nothing follows is_last)."""
+        if self._encoder.closed:
+            return None
+        data = self._encoder.feed(pending.samples) if len(pending.samples) else b""
+        if pending.is_last:
+            data += self._encoder.close()
+        span = self._timeline.advance(len(pending.samples))
+        message = {
+            "type": "audio",
+            "ctx": self.ctx,
+            "segment": pending.segment,
+            "seq": self._seq,
+            "data": data,
+            "timestamp_ms": span.start_ms,
+            "duration_ms": span.duration_ms,
+            "segment_end": pending.segment_end,
+            "is_last": pending.is_last,
+        }
+        self._seq += 1
+        self._last_segment = pending.segment
+        return message
+
+    def render_terminal(self) -> dict[str, Any] | None:
+        """The closing chunk when the stream ends with no audio left: the encoder's tail, is_last."""
+        return self.render(PendingAudio(self._last_segment, _EMPTY, segment_end=True, is_last=True))

@@ -1,0 +1,286 @@
+"""A context: one continuous audio stream with its own text buffer, segments and encoder.
+
+Text goes through the segmenter into a work queue; one task per context takes the
+queue in order, streams each segment from the engine and hands audio to the session's
+outbox. Cancel stops that task within one engine step and fences the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from functools import partial
+from typing import Any
+
+from realtime.backend.backend import TTSBackend
+from realtime.engines.base import CancelFlag, GenerationError, Voice, VoiceRequest
+from realtime.protocol.errors import ErrorCode, ProtocolError
+from realtime.segmenter import Segment, Segmenter, SegmenterPolicy
+from realtime.session.audio_stream import AudioStream, PendingAudio
+from realtime.session.outbox import Outbox, Outgoing
+
+logger = logging.getLogger(__name__)
+
+
+class ContextState(Enum):
+    OPEN = "open"  # takes text
+    ENDING = "ending"  # `end` received: finishing what is queued
+    FINISHED = "finished"  # `done` queued (or the session is gone)
+
+
+class _Marker(Enum):
+    FLUSH = "flush"
+    END = "end"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSettings:
+    """The session-wide output settings every context of the session shares."""
+
+    format: str
+    sample_rate: int
+    segmentation: str
+    max_segment_chars: int
+    max_buffered_chars: int
+
+
+class Context:
+    def __init__(
+        self,
+        name: str,
+        request: VoiceRequest,
+        settings: StreamSettings,
+        backend: TTSBackend,
+        outbox: Outbox,
+        on_finished: Callable[[Context], None],
+        on_crash: Callable[[BaseException], None],
+        session_id: str,
+    ) -> None:
+        self.name = name
+        self.request = request
+        self.state = ContextState.OPEN
+        self._settings = settings
+        self._backend = backend
+        self._outbox = outbox
+        self._on_finished = on_finished
+        self._on_crash = on_crash
+        self._session_id = session_id
+        self._segmenter = Segmenter(
+            SegmenterPolicy(mode=settings.segmentation, max_chars=settings.max_segment_chars)  # type: ignore[arg-type]
+        )
+        self._audio = AudioStream(
+            name, settings.format, backend.model_info(request.model).sample_rate, settings.sample_rate
+        )
+        self._work: deque[Segment | _Marker] = deque()
+        self._work_ready = asyncio.Event()
+        self._queued_chars = 0
+        self._generating = False
+        self._cancel = CancelFlag()
+        self._last_queued = False
+        self._segments_started = 0
+        self._ready_at: float | None = None
+        self._first_audio_at: float | None = None
+        self._engine_seconds = 0.0
+        self._task = asyncio.create_task(self._run(), name=f"ctx:{session_id}:{name}")
+
+    # -- client messages ---------------------------------------------------------------------
+    def add_text(self, text: str) -> None:
+        """Take one `text` message whole, or refuse it whole."""
+        buffered = self._segmenter.pending_chars + self._queued_chars
+        limit = self._settings.max_buffered_chars
+        if buffered + len(text) > limit:
+            raise ProtocolError(
+                ErrorCode.TEXT_TOO_LONG,
+                f"context {self.name!r} would buffer {buffered + len(text)} characters; the limit is {limit} "
+                "(send flush, or wait for audio before sending more)",
+                ctx=self.name,
+            )
+        self._enqueue(self._segmenter.feed(text))
+
+    def flush(self) -> None:
+        self._enqueue(self._segmenter.flush())
+        self._push(_Marker.FLUSH)
+
+    def end(self) -> None:
+        self._enqueue(self._segmenter.flush())
+        self._push(_Marker.END)
+        self.state = ContextState.ENDING
+
+    @property
+    def busy(self) -> bool:
+        """Generating or with work queued: the session's idle clock does not run."""
+        return self._generating or any(isinstance(item, Segment) for item in self._work)
+
+    # -- queue -----------------------------------------------------------------------------
+    def _enqueue(self, segments: list[Segment]) -> None:
+        for segment in segments:
+            if self._ready_at is None:
+                self._ready_at = time.perf_counter()
+            self._queued_chars += len(segment.text)
+            self._push(segment)
+
+    def _push(self, item: Segment | _Marker) -> None:
+        self._work.append(item)
+        self._work_ready.set()
+
+    async def _next_item(self) -> Segment | _Marker:
+        while not self._work:
+            self._work_ready.clear()
+            await self._work_ready.wait()
+        item = self._work.popleft()
+        if isinstance(item, Segment):
+            self._queued_chars -= len(item.text)
+        return item
+
+    def _end_follows(self) -> bool:
+        return bool(self._work) and self._work[0] is _Marker.END
+
+    # -- the context's task ------------------------------------------------------------------
+    async def _run(self) -> None:
+        try:
+            await self._work_loop()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug: the session reports internal_error and closes
+            logger.exception("session %s ctx %s crashed", self._session_id, self.name)
+            self._on_crash(exc)
+
+    async def _work_loop(self) -> None:
+        opening = asyncio.ensure_future(self._backend.open_voice(self.request))
+        try:
+            voice = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(_close_when_opened)
+            raise
+        except GenerationError as exc:
+            await self._fail(exc)
+            return
+        try:
+            while True:
+                item = await self._next_item()
+                if isinstance(item, Segment):
+                    await self._synthesize(voice, item)
+                elif item is _Marker.FLUSH:
+                    await self._outbox.send({"type": "flushed", "ctx": self.name})
+                else:
+                    await self._finish("end")
+                    return
+        except GenerationError as exc:
+            await self._fail(exc)
+        finally:
+            voice.close()
+
+    async def _synthesize(self, voice: Voice, segment: Segment) -> None:
+        index = self._segments_started
+        self._segments_started += 1
+        await self._outbox.send(
+            {
+                "type": "segment",
+                "ctx": self.name,
+                "segment": index,
+                "text": segment.text,
+                "char_start": segment.char_start,
+                "char_end": segment.char_end,
+            }
+        )
+        self._generating = True
+        self._cancel = CancelFlag()  # closing a segment's stream sets its flag: each segment gets its own
+        stream = self._backend.stream(voice, segment.text, self._cancel)
+        try:
+            asked = time.perf_counter()
+            async for chunk in stream:
+                self._engine_seconds += time.perf_counter() - asked
+                samples = self._audio.resample(chunk.samples, chunk.final)
+                is_last = chunk.final and self._end_follows()
+                if len(samples) or chunk.final:
+                    pending = PendingAudio(index, samples, segment_end=chunk.final, is_last=is_last)
+                    self._last_queued = self._last_queued or is_last
+                    await self._outbox.put(Outgoing(self.name, render=partial(self._render, pending)))
+                asked = time.perf_counter()
+        finally:
+            self._generating = False
+            await stream.aclose()
+
+    def _render(self, pending: PendingAudio) -> dict[str, Any] | None:
+        message = self._audio.render(pending)
+        if message is not None and self._first_audio_at is None and len(pending.samples):
+            self._first_audio_at = time.perf_counter()
+        return message
+
+    async def _close_stream(self) -> None:
+        """Exactly one is_last per context: send the encoder's tail unless it already went."""
+        if not self._last_queued:
+            self._last_queued = True
+            await self._outbox.put(Outgoing(self.name, render=self._audio.render_terminal))
+
+    async def _finish(self, reason: str) -> None:
+        await self._close_stream()
+        self._mark_finished()
+        await self._outbox.send(self._done_message(reason))
+
+    async def _fail(self, exc: Exception) -> None:
+        logger.warning("session %s ctx %s: generation failed: %s", self._session_id, self.name, exc)
+        await self._close_stream()
+        self._mark_finished()
+        error = ProtocolError(ErrorCode.GENERATION_FAILED, f"generation failed: {exc}", ctx=self.name)
+        await self._outbox.send(error.to_message())
+        await self._outbox.send(self._done_message("error"))
+
+    def _mark_finished(self) -> None:
+        if self.state is not ContextState.FINISHED:
+            self.state = ContextState.FINISHED
+            self._on_finished(self)
+
+    # -- stopping ------------------------------------------------------------------------------
+    async def _stop_task(self) -> None:
+        self._cancel.set()
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+    async def cancel(self) -> None:
+        """Barge-in: stop the engine, drop queued text and audio, fence the stream, end the context."""
+        self._mark_finished()
+        await self._stop_task()
+        await self._outbox.drop_audio(self.name)
+        self._last_queued = False  # whatever was queued is gone; the terminal chunk closes the stream
+        if not self._audio.closed:
+            await self._close_stream()
+        await self._outbox.send({"type": "cancelled", "ctx": self.name})
+        await self._outbox.send(self._done_message("cancelled"))
+
+    async def abort(self) -> None:
+        """The session is gone: stop the engine and release everything, sending nothing."""
+        self._mark_finished()
+        await self._stop_task()
+
+    def _done_message(self, reason: str) -> dict[str, Any]:
+        audio_ms = self._audio.elapsed_ms
+        ttfa_ms = None
+        if self._first_audio_at is not None and self._ready_at is not None:
+            ttfa_ms = round((self._first_audio_at - self._ready_at) * 1000.0, 3)
+        rtf = round(self._engine_seconds / (audio_ms / 1000.0), 4) if audio_ms > 0 else None
+        logger.info(
+            "session %s ctx %s done: reason=%s segments=%d audio_ms=%.0f ttfa_ms=%s rtf=%s",
+            self._session_id, self.name, reason, self._segments_started, audio_ms, ttfa_ms, rtf,
+        )
+        return {
+            "type": "done",
+            "ctx": self.name,
+            "reason": reason,
+            "audio_ms": audio_ms,
+            "segments": self._segments_started,
+            "ttfa_ms": ttfa_ms,
+            "rtf": rtf,
+            "seed": self.request.seed,
+        }
+
+
+def _close_when_opened(future: asyncio.Future[Voice]) -> None:
+    """A voice that finished opening after its context was cancelled is closed, not leaked."""
+    if not future.cancelled() and future.exception() is None:
+        future.result().close()

@@ -1,0 +1,447 @@
+"""One WebSocket session: handshake, message dispatch, contexts, writer and timeouts.
+
+Three tasks run per session: the reader (client messages, in order), the writer (the
+outbox, in order) and the idle watchdog. Whichever ends first decides how the session
+ends: a clean close, a fatal protocol error, or the client going away. Every path
+stops the engines and frees the session's slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from typing import Any
+
+from realtime.audio.encoders import UnsupportedFormatError, create_encoder
+from realtime.backend.backend import TTSBackend, draw_seed
+from realtime.config import Limits
+from realtime.engines.base import VoiceRequest
+from realtime.protocol import codec
+from realtime.protocol.errors import ErrorCode, FieldError, ProtocolError, combine_field_errors
+from realtime.protocol.messages import (
+    ALL_CONTEXTS,
+    PROTOCOL_VERSION,
+    SessionStart,
+    message_type,
+    parse_context_overrides,
+    parse_ctx,
+    parse_session_start,
+)
+from realtime.session.capacity import SessionSlots
+from realtime.session.context import Context, ContextState, StreamSettings
+from realtime.session.outbox import Outbox, OutboxClosed
+from realtime.session.transport import Disconnected, Frame, Transport
+
+logger = logging.getLogger(__name__)
+
+OVER_CAPACITY_RETRY_MS = 1000
+_WRITER_DRAIN_TIMEOUT_S = 5.0
+
+
+class _SessionClosed(Exception):
+    """The session ended cleanly (session.end)."""
+
+
+class Session:
+    def __init__(
+        self,
+        transport: Transport,
+        backend: TTSBackend,
+        slots: SessionSlots,
+        *,
+        limits: Limits,
+        api_keys: tuple[str, ...] = (),
+        allowed_origins: tuple[str, ...] = (),
+        origin: str | None = None,
+        header_token: str | None = None,
+    ) -> None:
+        self.id = secrets.token_hex(6)
+        self._transport = transport
+        self._backend = backend
+        self._slots = slots
+        self._limits = limits
+        self._api_keys = api_keys
+        self._allowed_origins = allowed_origins
+        self._origin = origin
+        self._header_token = header_token
+        self._outbox = Outbox()
+        self._contexts: dict[str, Context] = {}
+        self._request: VoiceRequest | None = None
+        self._settings: StreamSettings | None = None
+        self._idle_since = time.monotonic()
+        self._crash: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._closing = False
+
+    # -- entry point ---------------------------------------------------------------------------
+    async def run(self) -> None:
+        if self._allowed_origins and self._origin is not None and self._origin not in self._allowed_origins:
+            await self._fail(ProtocolError(ErrorCode.FORBIDDEN_ORIGIN, f"origin {self._origin!r} is not allowed", fatal=True))
+            return
+        if not self._slots.try_acquire():
+            await self._fail(
+                ProtocolError(
+                    ErrorCode.OVER_CAPACITY,
+                    f"the server is at its capacity of {self._slots.limit} sessions; retry later",
+                    fatal=True,
+                    retry_after_ms=OVER_CAPACITY_RETRY_MS,
+                )
+            )
+            return
+        writer: asyncio.Task[None] | None = None
+        try:
+            await self._start()
+            writer = asyncio.create_task(self._write_loop(), name=f"writer:{self.id}")
+            await self._outbox.send(self._ready_message())
+            await self._serve(writer)
+        except ProtocolError as error:
+            await self._fail(error, writer)
+        except Disconnected:
+            logger.info("session %s: client disconnected", self.id)
+        except _SessionClosed:
+            logger.info("session %s: ended by the client", self.id)
+        except Exception:
+            logger.exception("session %s: internal error", self.id)
+            await self._fail(
+                ProtocolError(ErrorCode.INTERNAL_ERROR, f"internal error (session {self.id})", fatal=True), writer
+            )
+        finally:
+            await self._teardown(writer)
+
+    async def _serve(self, writer: asyncio.Task[None]) -> None:
+        reader = asyncio.create_task(self._read_loop(), name=f"reader:{self.id}")
+        watchdog = asyncio.create_task(self._watch_idle(), name=f"idle:{self.id}")
+        tasks = {reader, watchdog, writer, self._crash}
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in (self._crash, reader, watchdog, writer):
+                if task in done and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            if writer in done:
+                raise Disconnected
+        finally:
+            for task in (reader, watchdog):
+                task.cancel()
+            await asyncio.gather(reader, watchdog, return_exceptions=True)
+
+    # -- handshake -----------------------------------------------------------------------------
+    async def _start(self) -> None:
+        try:
+            frame = await asyncio.wait_for(self._transport.receive(), self._limits.start_timeout_s)
+        except TimeoutError:
+            raise ProtocolError(
+                ErrorCode.TIMEOUT, f"no session.start within {self._limits.start_timeout_s:g} s", fatal=True
+            ) from None
+        message = self._decode(frame, started=False)
+        kind = message_type(message)
+        if kind != "session.start":
+            raise ProtocolError(
+                ErrorCode.BAD_MESSAGE,
+                "the first message must be a map with type session.start"
+                + (f", got {kind!r}" if kind else ""),
+                fatal=True,
+            )
+        start, errors = parse_session_start(message, max_reference_bytes=self._limits.max_reference_bytes)
+        self._check_token(start)
+        if not any(e.field == "format" for e in errors):
+            try:
+                create_encoder(start.format, start.sample_rate)
+            except UnsupportedFormatError as exc:
+                errors.append(FieldError("format", str(exc)))
+        seed = start.voice.seed if start.voice.seed is not None else draw_seed()
+        request = None
+        if not any(e.field in ("mode",) for e in errors):
+            request, voice_errors = await self._backend.prepare_voice(start.voice, seed)
+            errors.extend(voice_errors)
+        if errors or request is None:
+            raise combine_field_errors(errors, fatal=True, default_code=ErrorCode.BAD_MESSAGE)
+        self._request = request
+        self._start_message = start
+        self._settings = StreamSettings(
+            format=start.format,
+            sample_rate=start.sample_rate,
+            segmentation=start.segmentation,
+            max_segment_chars=self._limits.max_segment_chars,
+            max_buffered_chars=self._limits.max_buffered_chars,
+        )
+        logger.info(
+            "session %s started: mode=%s model=%s format=%s rate=%d seed=%d",
+            self.id, start.voice.mode, request.model, start.format, start.sample_rate, seed,
+        )
+
+    def _check_token(self, start: SessionStart) -> None:
+        if not self._api_keys:
+            return
+        token = self._header_token or start.token
+        if token is None or not any(secrets.compare_digest(token, key) for key in self._api_keys):
+            raise ProtocolError(
+                ErrorCode.UNAUTHORIZED,
+                "a valid token is required (Authorization: Bearer header or session.start token)",
+                fatal=True,
+            )
+
+    def _ready_message(self) -> dict[str, Any]:
+        assert self._request is not None and self._settings is not None
+        spec = self._request.spec
+        limits = self._limits.to_wire()
+        limits["max_sessions"] = self._slots.limit
+        return {
+            "type": "session.ready",
+            "session_id": self.id,
+            "protocol": PROTOCOL_VERSION,
+            "seed": self._request.seed,
+            "mode": spec.mode,
+            "model": self._request.model,
+            "speaker": spec.speaker,
+            "language": spec.language,
+            "format": self._settings.format,
+            "sample_rate": self._settings.sample_rate,
+            "segmentation": self._settings.segmentation,
+            "limits": limits,
+        }
+
+    # -- frames ------------------------------------------------------------------------------
+    def _decode(self, frame: Frame, *, started: bool) -> Any:
+        if frame.data is None:
+            raise ProtocolError(ErrorCode.TEXT_FRAME, "text frames are not accepted; send binary msgpack frames", fatal=True)
+        if len(frame.data) > self._limits.max_frame_bytes:
+            raise ProtocolError(
+                ErrorCode.MESSAGE_TOO_BIG,
+                f"frame of {len(frame.data)} bytes is over the limit of {self._limits.max_frame_bytes}",
+                fatal=True,
+            )
+        try:
+            message = codec.unpack(frame.data)
+        except codec.FrameDecodeError as exc:
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, str(exc), fatal=True) from exc
+        if message_type(message) is None:
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST if started else ErrorCode.BAD_MESSAGE,
+                "a message must be a msgpack map with a string `type`",
+                fatal=not started,
+            )
+        return message
+
+    async def _read_loop(self) -> None:
+        while True:
+            frame = await self._transport.receive()
+            self._idle_since = time.monotonic()
+            try:
+                message = self._decode(frame, started=True)
+                await self._dispatch(message)
+            except ProtocolError as error:
+                if error.fatal:
+                    raise
+                await self._outbox.send(error.to_message())
+
+    async def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if self._closing and kind != "ping":
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "the session is ending (session.end was received)")
+        handler = _HANDLERS.get(kind)
+        if handler is None:
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST,
+                f"unknown message type {kind!r}; known: {', '.join(sorted(_HANDLERS))}",
+            )
+        await handler(self, message)
+
+    # -- handlers ----------------------------------------------------------------------------
+    async def _on_session_start(self, message: dict[str, Any]) -> None:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "the session has already started")
+
+    async def _on_context_start(self, message: dict[str, Any]) -> None:
+        assert self._request is not None
+        ctx = _ctx(message)
+        if ctx in self._contexts:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"context {ctx!r} is already open", ctx=ctx)
+        self._check_room(ctx)
+        spec, errors = parse_context_overrides(
+            message, self._request.spec, max_reference_bytes=self._limits.max_reference_bytes
+        )
+        seed = spec.seed if spec.seed is not None else self._request.seed
+        request = None
+        if not any(e.field == "mode" for e in errors):
+            request, voice_errors = await self._backend.prepare_voice(spec, seed)
+            errors.extend(voice_errors)
+        if errors or request is None:
+            raise combine_field_errors(errors, fatal=False, ctx=ctx, default_code=ErrorCode.BAD_REQUEST)
+        if ctx in self._contexts:  # opened by another message while the voice was prepared
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"context {ctx!r} is already open", ctx=ctx)
+        self._check_room(ctx)
+        self._open_context(ctx, request)
+
+    async def _on_text(self, message: dict[str, Any]) -> None:
+        ctx = _ctx(message)
+        text = message.get("text")
+        if not isinstance(text, str):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "text: must be a string", ctx=ctx)
+        if len(text) > self._limits.max_text_chars:
+            raise ProtocolError(
+                ErrorCode.TEXT_TOO_LONG,
+                f"text message of {len(text)} characters is over the limit of {self._limits.max_text_chars}",
+                ctx=ctx,
+            )
+        self._open_for_text(ctx).add_text(text)
+
+    async def _on_flush(self, message: dict[str, Any]) -> None:
+        ctx = _ctx(message)
+        context = self._contexts.get(ctx)
+        if context is None:
+            await self._outbox.send({"type": "flushed", "ctx": ctx})
+            return
+        self._require_open(context)
+        context.flush()
+
+    async def _on_end(self, message: dict[str, Any]) -> None:
+        self._open_for_text(_ctx(message)).end()
+
+    async def _on_cancel(self, message: dict[str, Any]) -> None:
+        ctx, errors = parse_ctx(message, allow_all=True)
+        if errors:
+            raise combine_field_errors(errors, fatal=False, default_code=ErrorCode.BAD_REQUEST)
+        targets = list(self._contexts.values()) if ctx == ALL_CONTEXTS else [
+            c for c in (self._contexts.get(ctx),) if c is not None
+        ]
+        if not targets:
+            await self._outbox.send({"type": "cancelled", "ctx": ctx})
+            return
+        for context in targets:
+            await context.cancel()
+
+    async def _on_ping(self, message: dict[str, Any]) -> None:
+        await self._outbox.send({"type": "pong", "t": message.get("t")})
+
+    async def _on_session_end(self, message: dict[str, Any]) -> None:
+        self._closing = True
+        for context in list(self._contexts.values()):
+            if context.state is ContextState.OPEN:
+                context.end()
+        while self._contexts:
+            await asyncio.sleep(0.01)
+        raise _SessionClosed
+
+    # -- contexts ----------------------------------------------------------------------------
+    def _check_room(self, ctx: str) -> None:
+        if len(self._contexts) >= self._limits.max_contexts:
+            raise ProtocolError(
+                ErrorCode.TOO_MANY_CONTEXTS,
+                f"this session already has {len(self._contexts)} open contexts (the limit); "
+                "end or cancel one first",
+                ctx=ctx,
+            )
+
+    def _require_open(self, context: Context) -> None:
+        if context.state is not ContextState.OPEN:
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST,
+                f"context {context.name!r} is ending; wait for its done before reusing the name",
+                ctx=context.name,
+            )
+
+    def _open_for_text(self, ctx: str) -> Context:
+        context = self._contexts.get(ctx)
+        if context is None:
+            self._check_room(ctx)
+            assert self._request is not None
+            return self._open_context(ctx, self._request)
+        self._require_open(context)
+        return context
+
+    def _open_context(self, ctx: str, request: VoiceRequest) -> Context:
+        assert self._settings is not None
+        context = Context(
+            ctx, request, self._settings, self._backend, self._outbox,
+            on_finished=self._forget_context, on_crash=self._on_context_crash, session_id=self.id,
+        )
+        self._contexts[ctx] = context
+        return context
+
+    def _forget_context(self, context: Context) -> None:
+        if self._contexts.get(context.name) is context:
+            del self._contexts[context.name]
+        self._idle_since = time.monotonic()
+
+    def _on_context_crash(self, exc: BaseException) -> None:
+        if not self._crash.done():
+            self._crash.set_exception(exc)
+
+    # -- writer and idle watchdog -------------------------------------------------------------
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                item = await self._outbox.get()
+                message = item.message if item.message is not None else item.render()  # type: ignore[misc]
+                if message is not None:
+                    await self._transport.send(codec.pack(message))
+        except OutboxClosed:
+            return
+
+    async def _watch_idle(self) -> None:
+        limit = self._limits.idle_timeout_s
+        poll = max(0.01, min(1.0, limit / 5))
+        while True:
+            await asyncio.sleep(poll)
+            now = time.monotonic()
+            if any(context.busy for context in self._contexts.values()) or len(self._outbox):
+                self._idle_since = now
+            elif now - self._idle_since >= limit:
+                raise ProtocolError(
+                    ErrorCode.TIMEOUT, f"idle for {limit:g} s with no context generating", fatal=True
+                )
+
+    # -- endings -------------------------------------------------------------------------------
+    async def _fail(self, error: ProtocolError, writer: asyncio.Task[None] | None = None) -> None:
+        """A fatal error: stop everything, send the error, close with its code."""
+        if error.code is ErrorCode.INTERNAL_ERROR:
+            logger.error("session %s: closing with internal error", self.id)
+        else:
+            logger.info("session %s: fatal %s: %s", self.id, error.code.wire_name, error.message)
+        await self._abort_contexts()
+        await self._outbox.close()
+        if writer is not None:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+        error.fatal = True
+        try:
+            await self._transport.send(codec.pack(error.to_message()))
+        except Disconnected:
+            return
+        await self._transport.close(int(error.code), error.code.wire_name)
+
+    async def _abort_contexts(self) -> None:
+        contexts = list(self._contexts.values())
+        await asyncio.gather(*(context.abort() for context in contexts), return_exceptions=True)
+
+    async def _teardown(self, writer: asyncio.Task[None] | None) -> None:
+        await self._abort_contexts()
+        if writer is not None and not writer.done():
+            await self._outbox.close()
+            try:
+                await asyncio.wait_for(writer, _WRITER_DRAIN_TIMEOUT_S)
+            except (TimeoutError, Disconnected, Exception):
+                writer.cancel()
+        if self._slots is not None:
+            self._slots.release()
+        await self._transport.close(1000)
+        logger.info("session %s closed", self.id)
+
+
+def _ctx(message: dict[str, Any]) -> str:
+    ctx, errors = parse_ctx(message)
+    if errors:
+        raise combine_field_errors(errors, fatal=False, default_code=ErrorCode.BAD_REQUEST)
+    return ctx
+
+
+_HANDLERS = {
+    "session.start": Session._on_session_start,
+    "context.start": Session._on_context_start,
+    "text": Session._on_text,
+    "flush": Session._on_flush,
+    "end": Session._on_end,
+    "cancel": Session._on_cancel,
+    "ping": Session._on_ping,
+    "session.end": Session._on_session_end,
+}
