@@ -1,0 +1,46 @@
+"""Shared fixtures: real servers on free loopback ports, and a raw protocol client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import replace
+from typing import Any, TypeVar
+
+import pytest
+
+from realtime.backend.backend import TTSBackend
+from realtime.config import Limits, ServerConfig
+from realtime.server.run import BackgroundServer
+
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+    """Run one async test body with a hard time limit."""
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[BackgroundServer]:
+    """One server with default settings on the embedded engine, shared by the tests that need no special config."""
+    with BackgroundServer(ServerConfig(log_level="warning")) as running:
+        yield running
+
+
+@pytest.fixture
+def make_server() -> Iterator[Callable[..., BackgroundServer]]:
+    """Start a server with other limits or options (`limits=dict(...)`, config fields, `backend=`)."""
+    started: list[BackgroundServer] = []
+
+    def factory(*, limits: dict[str, Any] | None = None, backend: TTSBackend | None = None, **options: Any) -> BackgroundServer:
+        config = ServerConfig(log_level="warning", **options)
+        if limits:
+            config = replace(config, limits=replace(Limits(), **limits))
+        running = BackgroundServer(config, backend).start()
+        started.append(running)
+        return running
+
+    yield factory
+    for running in started:
+        running.stop()
