@@ -1,0 +1,154 @@
+"""`realtime-tts`: serve, say, bench.
+
+    realtime-tts serve --port 8000            # the server, on the embedded engine unless models are installed
+    realtime-tts say "Hello there." -o hello.wav
+    realtime-tts bench                        # time to first audio, server overhead, concurrency
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import wave
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+from realtime.config import ENV_PREFIX, Limits, ServerConfig, config_from_env
+
+DEFAULT_URL = "ws://127.0.0.1:8000/v1/realtime"
+# The file extensions `say` understands, and the format it asks the server for.
+EXTENSION_FORMATS = {
+    ".wav": "pcm",  # asked as pcm and written as a WAV file with exact sizes
+    ".pcm": "pcm", ".raw": "pcm", ".flac": "flac", ".ogg": "ogg", ".opus": "opus",
+    ".mp3": "mp3", ".aac": "aac",
+}
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _add_serve(subparsers: Any) -> None:
+    serve = subparsers.add_parser(
+        "serve",
+        help="run the server",
+        description=f"Run the server. Every option can also be set as an environment variable {ENV_PREFIX}<NAME>.",
+    )
+    serve.add_argument("--host", help=f"bind address (default 127.0.0.1; {ENV_PREFIX}HOST)")
+    serve.add_argument("--port", type=int, help=f"port (default 8000; {ENV_PREFIX}PORT or PORT)")
+    serve.add_argument("--models-dir", type=Path, help=f"directory of model checkpoints ({ENV_PREFIX}MODELS_DIR)")
+    serve.add_argument("--api-key", action="append", dest="api_keys", help="require this token (repeatable)")
+    serve.add_argument("--allowed-origin", action="append", dest="allowed_origins", help="allowed browser Origin (repeatable)")
+    serve.add_argument("--engine-threads", type=int, help="worker threads running the engine")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    limits = serve.add_argument_group("limits (echoed to clients in session.ready)")
+    for f in fields(Limits):
+        kind = type(getattr(Limits(), f.name))
+        limits.add_argument(_option(f.name), type=kind, dest=f"limit_{f.name}", metavar=kind.__name__.upper(),
+                            help=f"default {getattr(Limits(), f.name)}; {ENV_PREFIX}{f.name.upper()}")
+
+
+def config_from_args(args: argparse.Namespace, base: ServerConfig | None = None) -> ServerConfig:
+    """Command-line options over the environment over the defaults."""
+    config = base or config_from_env()
+    changes = {
+        name: getattr(args, name)
+        for name in ("host", "port", "models_dir", "engine_threads", "log_level")
+        if getattr(args, name) is not None
+    }
+    if args.api_keys:
+        changes["api_keys"] = tuple(args.api_keys)
+    if args.allowed_origins:
+        changes["allowed_origins"] = tuple(args.allowed_origins)
+    limit_changes = {
+        f.name: getattr(args, f"limit_{f.name}") for f in fields(Limits) if getattr(args, f"limit_{f.name}") is not None
+    }
+    return replace(config, limits=replace(config.limits, **limit_changes), **changes)
+
+
+def _add_say(subparsers: Any) -> None:
+    say = subparsers.add_parser("say", help="speak a text through a running server and save the audio")
+    say.add_argument("text", help='the text ("-" reads standard input)')
+    say.add_argument("-o", "--output", type=Path, required=True, help="output file; its extension picks the format")
+    say.add_argument("--url", default=DEFAULT_URL, help=f"server WebSocket URL (default {DEFAULT_URL})")
+    say.add_argument("--token", help="API token, if the server requires one")
+    say.add_argument("--mode", default="custom_voice")
+    say.add_argument("--model")
+    say.add_argument("--speaker")
+    say.add_argument("--instruct")
+    say.add_argument("--language")
+    say.add_argument("--seed", type=int)
+    say.add_argument("--sample-rate", type=int, default=24000)
+
+
+async def _say(args: argparse.Namespace) -> int:
+    from realtime.client import RealtimeClient, ServerError
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+    suffix = args.output.suffix.lower()
+    if suffix not in EXTENSION_FORMATS:
+        print(f"error: unknown output extension {suffix!r}; use one of {', '.join(EXTENSION_FORMATS)}", file=sys.stderr)
+        return 2
+    fields_ = {
+        "mode": args.mode, "model": args.model, "speaker": args.speaker, "instruct": args.instruct,
+        "language": args.language, "seed": args.seed, "format": EXTENSION_FORMATS[suffix],
+        "sample_rate": args.sample_rate,
+    }
+    try:
+        client = await RealtimeClient.connect(args.url, token=args.token, **{k: v for k, v in fields_.items() if v is not None})
+    except ServerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: cannot reach {args.url}: {exc}", file=sys.stderr)
+        return 1
+    async with client:
+        try:
+            result = await client.synthesize(text)
+        except ServerError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    errors = [m for m in result.messages if m.get("type") == "error"]
+    for error in errors:
+        print(f"error: {error.get('code')} {error.get('name')}: {error.get('message')}", file=sys.stderr)
+    if suffix == ".wav":
+        with wave.open(str(args.output), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(client.ready["sample_rate"])
+            out.writeframes(result.audio)
+    else:
+        args.output.write_bytes(result.audio)
+    done = result.done or {}
+    print(
+        f"{args.output}: {done.get('audio_ms', 0) / 1000:.2f} s of audio, {done.get('segments')} segments, "
+        f"first audio after {done.get('ttfa_ms')} ms, seed {done.get('seed')}"
+    )
+    return 1 if errors else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="realtime-tts", description="Real-time streaming text-to-speech server.")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _add_serve(subparsers)
+    _add_say(subparsers)
+    subparsers.add_parser("bench", help="benchmark time to first audio and concurrency", add_help=False)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "bench":
+        from realtime import bench
+
+        return bench.main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "serve":
+        from realtime.server.run import serve
+
+        serve(config_from_args(args))
+        return 0
+    return asyncio.run(_say(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
