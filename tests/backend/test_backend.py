@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import soundfile
+
+from realtime.backend import AudioChunk, TTSBackend
+from tests.conftest import run
+
+
+async def collect(generator) -> list[AudioChunk]:
+    return [chunk async for chunk in generator]
+
+
+@pytest.fixture(scope="module")
+def backend():
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    instance = TTSBackend(engine_threads=1)
+    loop.run_until_complete(instance.initialize())
+    yield instance, loop
+    loop.run_until_complete(instance.shutdown())
+    loop.close()
+
+
+def test_custom_voice_streams_chunks_with_one_is_last_and_tiled_timestamps(backend) -> None:
+    instance, loop = backend
+    chunks = loop.run_until_complete(collect(instance.custom_voice("Hello there. How are you?", seed=3)))
+    assert len(chunks) > 2
+    assert [c.is_last for c in chunks].count(True) == 1 and chunks[-1].is_last
+    position = 0.0
+    for chunk in chunks:
+        assert isinstance(chunk.data, np.ndarray) and chunk.data.dtype == np.float32
+        assert chunk.sample_rate == 24000 and chunk.format == "pcm"
+        assert chunk.timestamp_ms == pytest.approx(position)
+        position += len(chunk.data) * 1000 / 24000
+
+
+def test_same_seed_same_audio_other_seed_other_audio(backend) -> None:
+    instance, loop = backend
+
+    def audio(seed: int) -> np.ndarray:
+        chunks = loop.run_until_complete(collect(instance.custom_voice("Same words.", seed=seed)))
+        return np.concatenate([c.data for c in chunks])
+
+    assert np.array_equal(audio(11), audio(11))
+    assert not np.array_equal(audio(11), audio(12))
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda b: b.custom_voice("Hi.", speaker="bob"), "speaker"),
+        (lambda b: b.custom_voice("Hi.", seed=True), "seed"),
+        (lambda b: b.custom_voice("Hi.", temperature=0.5), "generation.temperature"),
+        (lambda b: b.custom_voice("Hi.", warmth=0.5), "generation.warmth"),
+        (lambda b: b.custom_voice("   "), "text"),
+        (lambda b: b.voice_design("Hi.", instruct="a calm voice"), "voice_design"),
+        (lambda b: b.voice_clone("Hi.", ref_audio=b"junk", ref_text="hi"), "ref_audio"),
+        (lambda b: b.voice_clone("Hi.", ref_audio=b"junk"), "ref_text"),
+    ],
+)
+def test_bad_input_raises_value_error_naming_the_problem(backend, call, message: str) -> None:
+    instance, loop = backend
+    with pytest.raises(ValueError, match=message):
+        loop.run_until_complete(collect(call(instance)))
+
+
+def test_encode_audio_shares_the_stream_encoders(backend) -> None:
+    instance, _ = backend
+    samples = (0.5 * np.sin(np.arange(2400) / 10)).astype(np.float32)
+    data, rate = soundfile.read(io.BytesIO(instance.encode_audio(samples, 24000, "wav")), dtype="float32")
+    assert rate == 24000 and len(data) == 2400
+    assert np.abs(data - samples).max() < 1e-4
+    assert len(instance.encode_audio(samples, 24000, "pcm")) == 4800
+    with pytest.raises(ValueError, match="available"):
+        instance.encode_audio(samples, 24000, "mp3")
+
+
+def test_generation_failure_is_a_runtime_error_with_the_cause_chained() -> None:
+    from tests.backend.failing import FailingEngine
+
+    async def body() -> None:
+        instance = TTSBackend([FailingEngine()], engine_threads=1)
+        await instance.initialize()
+        try:
+            with pytest.raises(RuntimeError) as raised:
+                await collect(instance.custom_voice("Hi."))
+            assert raised.value.__cause__ is not None
+        finally:
+            await instance.shutdown()
+
+    run(body())
+
+
+def test_catalogue_lists_the_embedded_model_and_defaults(backend) -> None:
+    instance, _ = backend
+    [info] = instance.models()
+    assert info.name == "hibari" and info.modes == ("custom_voice",) and info.speakers == ("heart",)
+    assert instance.default_model("custom_voice") == "hibari"
+    assert instance.default_model("voice_clone") is None

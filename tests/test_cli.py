@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import wave
+
+import soundfile
+
+
+def say(server, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "realtime", "say", *args, "--url", server.url],
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_say_writes_a_wav_file_with_exact_sizes(server, tmp_path) -> None:
+    out = tmp_path / "hello.wav"
+    result = say(server, "Hello there. This is a test.", "-o", str(out), "--seed", "4", "--sample-rate", "16000")
+    assert result.returncode == 0, result.stderr
+    assert "seed 4" in result.stdout
+    info = soundfile.info(str(out))
+    assert info.samplerate == 16000 and info.channels == 1 and info.duration > 1.0
+    with wave.open(str(out)) as handle:
+        assert handle.getnframes() == info.frames
+
+
+def test_say_reports_a_server_error_and_fails(server, tmp_path) -> None:
+    result = say(server, "Hi.", "-o", str(tmp_path / "x.wav"), "--speaker", "nobody")
+    assert result.returncode == 1
+    assert "4104 unknown_voice" in result.stderr and "heart" in result.stderr
+
+
+def test_say_refuses_an_unknown_extension(server, tmp_path) -> None:
+    result = say(server, "Hi.", "-o", str(tmp_path / "x.doc"))
+    assert result.returncode == 2 and "extension" in result.stderr
