@@ -1,0 +1,489 @@
+"""Benchmark: the engine's own time to first audio, the socket's, the server's overhead, and concurrency.
+
+    realtime-tts bench [--runs 10] [--pairs 50] [--concurrency 1,4,16] [--text "..."] [--url ws://...]
+                       [--format pcm] [--json out.json]
+    python -m realtime.bench ...
+
+It prints figures only; the targets (server overhead under 5 ms, no errors at the highest
+concurrency) are shown as PASS/MISS for information, never as an exit status: a shared,
+noisy machine decides too much of them.
+
+1. Engine first chunk: a `TTSBackend` in this process, used directly (no socket). Per run
+   the voice is prepared and opened untimed, then the clock runs from `backend.stream()`
+   to its first `EngineChunk`.
+2. Socket time to first audio: a session already open and ready (its context opened and
+   its voice prepared, confirmed by a ping), then the clock runs from sending `text` +
+   `flush` to the first `audio` frame, measured on the client with `time.perf_counter()`.
+   Engine and socket runs alternate (`--pairs` of them, default max(--runs, 50)), with the
+   same seed and the same first segment, so each pair synthesizes the same audio.
+3. Server overhead: socket TTFA minus engine first chunk, pair by pair, and the
+   difference of the medians.
+4. Concurrency: K sessions at once, each speaking `--runs` lines in turn (text + flush,
+   then wait for `flushed`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from websockets.exceptions import WebSocketException
+
+from realtime.backend.backend import TTSBackend
+from realtime.client import RealtimeClient, ServerError
+from realtime.config import ServerConfig
+from realtime.protocol.messages import VoiceSpec
+from realtime.segmenter import Segmenter, SegmenterPolicy
+
+DEFAULT_TEXT = "The quick brown fox jumps over the lazy dog."
+DEFAULT_RUNS = 10
+DEFAULT_PAIRS = 50
+DEFAULT_CONCURRENCY = (1, 4, 16)
+BENCH_SEED = 12345  # one seed for every run: the engine and the socket make the same audio
+OVERHEAD_TARGET_MS = 5.0
+LINE_TIMEOUT_S = 60.0
+FORMATS = ("pcm", "wav", "flac", "ogg", "opus", "mp3", "aac")
+
+
+# -- figures -------------------------------------------------------------------------------------
+def summarize(values: Sequence[float]) -> dict[str, float | int | None]:
+    """p50, p95, mean, min and max of a list of milliseconds (None when empty)."""
+    if not values:
+        return {"n": 0, "p50": None, "p95": None, "mean": None, "min": None, "max": None}
+    array = np.asarray(values, dtype=np.float64)
+    return {
+        "n": len(values),
+        "p50": round(float(np.percentile(array, 50)), 3),
+        "p95": round(float(np.percentile(array, 95)), 3),
+        "mean": round(float(array.mean()), 3),
+        "min": round(float(array.min()), 3),
+        "max": round(float(array.max()), 3),
+    }
+
+
+def first_segment(text: str, max_chars: int) -> str:
+    """The first segment the server cuts from `text` with `segmentation: auto` and a flush."""
+    segmenter = Segmenter(SegmenterPolicy(mode="auto", max_chars=max_chars))
+    segments = segmenter.feed(text) + segmenter.flush()
+    if not segments:
+        raise ValueError("the text has nothing to synthesize")
+    return segments[0].text
+
+
+@dataclass(slots=True)
+class LevelResult:
+    """One concurrency level's figures."""
+
+    sessions: int
+    lines_per_session: int
+    lines_done: int = 0
+    ttfa_ms: dict[str, Any] = field(default_factory=dict)
+    audio_s: float = 0.0
+    wall_s: float = 0.0
+    rtf: float | None = None
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+
+
+# -- 1. engine first chunk -----------------------------------------------------------------------
+async def engine_first_chunk_ms(backend: TTSBackend, segment_text: str) -> float:
+    """Prepare and open the voice (untimed), then time `stream()` to its first chunk."""
+    request, errors = await backend.prepare_voice(VoiceSpec(seed=BENCH_SEED), BENCH_SEED)
+    if request is None:
+        raise RuntimeError("; ".join(e.describe() for e in errors))
+    voice = await backend.open_voice(request)
+    try:
+        started = time.perf_counter()
+        stream = backend.stream(voice, segment_text)
+        try:
+            await stream.__anext__()
+            elapsed = time.perf_counter() - started
+        finally:
+            await stream.aclose()
+    finally:
+        await backend.close_voice(voice)
+    return elapsed * 1000.0
+
+
+# -- 2. socket time to first audio ---------------------------------------------------------------
+async def _open_ready_session(url: str, session_fields: dict[str, Any]) -> RealtimeClient:
+    """A session with its `main` context open and its voice prepared; nothing timed yet."""
+    client = await RealtimeClient.connect(url, **session_fields)
+    try:
+        await client.send({"type": "context.start", "ctx": "main"})
+        await client.send({"type": "ping", "t": 1})
+        while True:  # the pong follows the context.start: the context is open once it arrives
+            message = await asyncio.wait_for(client.recv(), LINE_TIMEOUT_S)
+            if message.get("type") == "error":
+                raise ServerError(message)
+            if message.get("type") == "pong":
+                break
+        await asyncio.sleep(0.005)  # the context's voice opens on a worker thread right after
+    except BaseException:
+        await client.close()
+        raise
+    return client
+
+
+@dataclass(slots=True)
+class LineResult:
+    ttfa_ms: float | None = None
+    audio_ms: float = 0.0
+    segment_text: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+async def speak_line(client: RealtimeClient, text: str, timeout: float = LINE_TIMEOUT_S) -> LineResult:
+    """Send text + flush, time the first `audio`, read until `flushed` (or the context's `done`)."""
+    result = LineResult()
+    deadline = time.monotonic() + timeout
+    started = time.perf_counter()
+    await client.text(text)
+    await client.flush()
+    while True:
+        try:
+            message = await asyncio.wait_for(client.recv(), max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            result.errors.append(f"timeout: no flushed after {timeout:.0f} s")
+            return result
+        kind = message.get("type")
+        if kind == "audio":
+            if result.ttfa_ms is None:
+                result.ttfa_ms = (time.perf_counter() - started) * 1000.0
+            result.audio_ms += float(message.get("duration_ms") or 0.0)
+        elif kind == "segment" and result.segment_text is None:
+            result.segment_text = message.get("text")
+        elif kind == "error":
+            result.errors.append(f"{message.get('code')} {message.get('name')}: {message.get('message')}")
+            if message.get("fatal"):
+                return result
+        elif kind in ("flushed", "done"):
+            return result
+
+
+async def socket_ttfa(url: str, session_fields: dict[str, Any], text: str) -> LineResult:
+    client = await _open_ready_session(url, session_fields)
+    try:
+        return await speak_line(client, text)
+    finally:
+        await client.close()
+
+
+# -- 4. concurrency ------------------------------------------------------------------------------
+class _StartLine:
+    """Every session connects first; the clock starts once all are ready (or failed)."""
+
+    def __init__(self, sessions: int) -> None:
+        self._waiting = sessions
+        self.all_connected = asyncio.Event()
+        self.go = asyncio.Event()
+        if sessions <= 0:
+            self.all_connected.set()
+
+    def arrived(self) -> None:
+        self._waiting -= 1
+        if self._waiting <= 0:
+            self.all_connected.set()
+
+
+async def _session_worker(
+    url: str, session_fields: dict[str, Any], text: str, lines: int, start: _StartLine, level: LevelResult,
+    ttfas: list[float],
+) -> None:
+    client: RealtimeClient | None = None
+    try:
+        client = await _open_ready_session(url, session_fields)
+    except Exception as exc:
+        level.errors += 1
+        level.error_samples.append(f"connect: {type(exc).__name__}: {exc}")
+    finally:
+        start.arrived()
+    if client is None:
+        return
+    try:
+        await start.go.wait()
+        for _ in range(lines):
+            line = await speak_line(client, text)
+            if line.ttfa_ms is not None:
+                ttfas.append(line.ttfa_ms)
+            level.audio_s += line.audio_ms / 1000.0
+            if line.errors:
+                level.errors += len(line.errors)
+                level.error_samples.extend(line.errors)
+                if any(e.startswith("timeout") for e in line.errors):
+                    break
+            else:
+                level.lines_done += 1
+    except Exception as exc:
+        level.errors += 1
+        level.error_samples.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        await client.close()
+
+
+async def run_level(url: str, session_fields: dict[str, Any], text: str, sessions: int, lines: int) -> LevelResult:
+    """`sessions` sessions opened first (untimed), then all speak their lines at once."""
+    level = LevelResult(sessions=sessions, lines_per_session=lines)
+    ttfas: list[float] = []
+    start = _StartLine(sessions)
+    workers = [
+        asyncio.create_task(_session_worker(url, session_fields, text, lines, start, level, ttfas))
+        for _ in range(sessions)
+    ]
+    await start.all_connected.wait()
+    started = time.perf_counter()
+    start.go.set()
+    await asyncio.gather(*workers)
+    level.wall_s = round(time.perf_counter() - started, 3)
+    level.ttfa_ms = summarize(ttfas)
+    level.audio_s = round(level.audio_s, 3)
+    level.rtf = round(level.wall_s / level.audio_s, 4) if level.audio_s > 0 else None
+    level.error_samples = level.error_samples[:5]
+    return level
+
+
+# -- the whole run -------------------------------------------------------------------------------
+async def run_bench(args: argparse.Namespace, url: str, server_label: str) -> dict[str, Any]:
+    session_fields: dict[str, Any] = {"mode": "custom_voice", "seed": BENCH_SEED, "format": args.format}
+    config = ServerConfig()
+    backend = TTSBackend(engine_threads=config.engine_threads, limits=config.limits)
+    load_started = time.perf_counter()
+    await backend.initialize()
+    load_s = time.perf_counter() - load_started
+    try:
+        info = backend.models()[0]
+        segment_text = first_segment(args.text, config.limits.max_segment_chars)
+
+        probe = await RealtimeClient.connect(url, **session_fields)
+        ready = probe.ready
+        await probe.close()
+
+        _header(args, url, server_label, info, ready, segment_text, load_s)
+
+        # Warm-up: one untimed run of each.
+        await engine_first_chunk_ms(backend, segment_text)
+        warm = await socket_ttfa(url, session_fields, args.text)
+        if warm.errors:
+            raise RuntimeError(f"warm-up run failed: {warm.errors[0]}")
+        if warm.segment_text is not None and warm.segment_text != segment_text:
+            print(f"  note: the server's first segment is {warm.segment_text!r}; the engine baseline uses it")
+            segment_text = warm.segment_text
+
+        engine_ms: list[float] = []
+        socket_ms: list[float] = []
+        socket_errors: list[str] = []
+        for _ in range(args.pairs):  # alternate, so drift on the machine touches both alike
+            engine_ms.append(await engine_first_chunk_ms(backend, segment_text))
+            line = await socket_ttfa(url, session_fields, args.text)
+            if line.errors or line.ttfa_ms is None:
+                socket_errors.extend(line.errors or ["no audio"])
+                engine_ms.pop()
+                continue
+            socket_ms.append(line.ttfa_ms)
+        diffs = [s - e for s, e in zip(socket_ms, engine_ms)]
+        engine_sum, socket_sum, diff_sum = summarize(engine_ms), summarize(socket_ms), summarize(diffs)
+        median_diff = (
+            round(socket_sum["p50"] - engine_sum["p50"], 3)  # type: ignore[operator]
+            if engine_ms and socket_ms else None
+        )
+        latency = {
+            "pairs": len(diffs),
+            "engine_first_chunk_ms": engine_sum,
+            "socket_ttfa_ms": socket_sum,
+            "overhead_ms": diff_sum,
+            "overhead_median_diff_ms": median_diff,
+            "overhead_target_ms": OVERHEAD_TARGET_MS,
+            "overhead_pass": median_diff is not None and median_diff < OVERHEAD_TARGET_MS,
+            "errors": len(socket_errors),
+            "error_samples": socket_errors[:5],
+        }
+        _print_latency(latency)
+
+        levels: list[LevelResult] = []
+        _print_level_header(args.runs)
+        for sessions in args.concurrency:
+            level = await run_level(url, session_fields, args.text, sessions, args.runs)
+            levels.append(level)
+            _print_level(level)
+        top = max(levels, key=lambda lv: lv.sessions) if levels else None
+        concurrency_pass = top is not None and top.errors == 0
+        if top is not None:
+            print(f"  target: 0 session errors at {top.sessions} concurrent: "
+                  f"{'PASS' if concurrency_pass else 'MISS'} ({top.errors} errors)")
+        for level in levels:
+            for sample in level.error_samples:
+                print(f"  error at {level.sessions} sessions: {sample}")
+
+        return {
+            "machine": _machine(),
+            "engine": {"model": info.name, "engine": info.engine, "sample_rate": info.sample_rate,
+                       "engine_threads": config.engine_threads, "load_s": round(load_s, 3)},
+            "server": {"url": url, "kind": server_label, "model": ready.get("model"),
+                       "format": ready.get("format"), "sample_rate": ready.get("sample_rate")},
+            "text": args.text,
+            "segment_text": segment_text,
+            "seed": BENCH_SEED,
+            "latency": latency,
+            "concurrency": [asdict(level) for level in levels],
+            "concurrency_target_sessions": top.sessions if top else None,
+            "concurrency_pass": concurrency_pass,
+        }
+    finally:
+        await backend.shutdown()
+
+
+# -- output --------------------------------------------------------------------------------------
+def _machine() -> dict[str, Any]:
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": affinity,
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "arch": platform.machine(),
+    }
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _header(args: argparse.Namespace, url: str, server_label: str, info: Any, ready: dict[str, Any],
+            segment_text: str, load_s: float) -> None:
+    machine = _machine()
+    print("realtime-tts bench")
+    print(f"  machine:  {machine['cpu_count']} CPUs ({machine['cpus_usable']} usable), {machine['arch']}, "
+          f"{machine['platform']}; {machine['implementation']} {machine['python']}")
+    print(f"  engine:   {info.name} ({info.engine}, {info.sample_rate} Hz), "
+          f"baseline backend in this process, loaded in {load_s:.2f} s")
+    print(f"  server:   {server_label} at {url}; model {ready.get('model')}, "
+          f"format {ready.get('format')} {ready.get('sample_rate')} Hz")
+    if server_label == "in-process":
+        print("            the client, the server (its own thread and event loop) and both backends' engine")
+        print("            threads share this process and its CPUs: the figures include that contention")
+    print(f"  text:     {args.text!r}")
+    if segment_text != args.text:
+        print(f"  first segment (the engine baseline's text): {segment_text!r}")
+    print(f"  seed {BENCH_SEED}; one untimed warm-up run of each first; times in ms, p50/p95 over the runs")
+    print()
+
+
+def _print_latency(latency: dict[str, Any]) -> None:
+    print(f"1-3. Time to first audio, {latency['pairs']} paired runs (engine run, then socket run)")
+    print(f"  {'':34} {'p50':>8} {'p95':>8} {'mean':>8} {'min':>8} {'max':>8}")
+    rows = (
+        ("engine first chunk (in-process)", latency["engine_first_chunk_ms"]),
+        ("socket TTFA (text+flush -> audio)", latency["socket_ttfa_ms"]),
+        ("server overhead (paired diff)", latency["overhead_ms"]),
+    )
+    for label, figures in rows:
+        print(f"  {label:34} " + " ".join(f"{_fmt(figures[k], 2):>8}" for k in ("p50", "p95", "mean", "min", "max")))
+    verdict = "PASS" if latency["overhead_pass"] else "MISS"
+    print(f"  overhead = median(socket) - median(engine) = {_fmt(latency['overhead_median_diff_ms'], 2)} ms; "
+          f"target < {latency['overhead_target_ms']:.0f} ms: {verdict}")
+    if latency["errors"]:
+        print(f"  socket runs with errors: {latency['errors']} (e.g. {latency['error_samples'][0]})")
+    print()
+
+
+def _print_level_header(runs: int) -> None:
+    print(f"4. Concurrency: each session speaks {runs} lines in turn (text + flush, wait for flushed)")
+    print(f"  {'sessions':>8} {'lines':>6} {'ttfa p50':>9} {'ttfa p95':>9} {'audio s':>8} {'wall s':>7} "
+          f"{'RTF':>7} {'x real':>7} {'errors':>6}")
+
+
+def _print_level(level: LevelResult) -> None:
+    speed = level.audio_s / level.wall_s if level.wall_s > 0 else None
+    print(f"  {level.sessions:>8} {level.lines_done:>6} {_fmt(level.ttfa_ms.get('p50')):>9} "
+          f"{_fmt(level.ttfa_ms.get('p95')):>9} {level.audio_s:>8.1f} {level.wall_s:>7.2f} "
+          f"{_fmt(level.rtf, 4):>7} {_fmt(speed):>7} {level.errors:>6}", flush=True)
+
+
+# -- command line --------------------------------------------------------------------------------
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {number}")
+    return number
+
+
+def _levels(value: str) -> list[int]:
+    try:
+        levels = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of integers, got {value!r}") from exc
+    if not levels or any(level < 1 for level in levels):
+        raise argparse.ArgumentTypeError(f"concurrency levels must be >= 1, got {value!r}")
+    return levels
+
+
+def build_parser(prog: str = "realtime-tts bench") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Measure the engine's and the socket's time to first audio, the server's overhead, "
+        "and throughput under concurrent sessions. Prints figures; targets are shown for information.",
+    )
+    parser.add_argument("--runs", type=_positive_int, default=DEFAULT_RUNS,
+                        help=f"lines per session in the concurrency runs (default {DEFAULT_RUNS})")
+    parser.add_argument("--pairs", type=_positive_int, default=None,
+                        help=f"paired engine/socket runs for the latency figures (default max(--runs, {DEFAULT_PAIRS}))")
+    parser.add_argument("--concurrency", type=_levels, default=list(DEFAULT_CONCURRENCY),
+                        help="comma-separated numbers of concurrent sessions (default 1,4,16)")
+    parser.add_argument("--text", default=DEFAULT_TEXT, help="the line to speak (default: %(default)r)")
+    parser.add_argument("--url", default=None,
+                        help="an external server's WebSocket URL (ws://host:port/v1/realtime); "
+                        "default: start one in this process. The engine baseline always runs locally")
+    parser.add_argument("--format", default="pcm", choices=FORMATS, help="audio format (default pcm)")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures as JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a bad option (argparse has printed why)
+        return exc.code if isinstance(exc.code, int) else 2
+    if not args.text.strip():
+        print("bench: --text must not be empty", file=sys.stderr)
+        return 2
+    if args.pairs is None:
+        args.pairs = max(args.runs, DEFAULT_PAIRS)
+    server = None
+    try:
+        if args.url:
+            url, label = args.url, "external"
+        else:
+            from realtime.server.run import BackgroundServer
+
+            server = BackgroundServer(ServerConfig(log_level="warning")).start()
+            url, label = server.url, "in-process"
+        started = time.perf_counter()
+        report = asyncio.run(run_bench(args, url, label))
+        report["bench_wall_s"] = round(time.perf_counter() - started, 3)
+    except (OSError, ServerError, RuntimeError, ValueError, WebSocketException) as exc:
+        print(f"bench: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if server is not None:
+            server.stop()
+    print(f"\ntotal bench time {report['bench_wall_s']:.1f} s")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"figures written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
