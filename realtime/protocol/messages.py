@@ -105,6 +105,16 @@ def _type_name(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
+def _brief(value: Any, limit: int = 64) -> str:
+    """A client's value for an error message: short, and never the repr of a deep or huge structure."""
+    if isinstance(value, (str, bytes)):
+        text = repr(value[:limit])
+        return text + "..." if len(value) > limit else text
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return f"a value of type {_type_name(value)}"
+
+
 class _Reader:
     """Reads optional fields from a message map, recording one FieldError per bad field."""
 
@@ -138,9 +148,10 @@ class _Reader:
         value = self.message.get(name)
         if value is None:
             return default
-        if isinstance(value, bool) or value not in choices:
+        # Same type as a choice, not only equal: 24000.0 or True are no sample rate (the encoders take ints).
+        if not any(type(value) is type(choice) and value == choice for choice in choices):
             listed = ", ".join(str(c) for c in choices)
-            self.fail(name, f"{value!r} is not one of: {listed}")
+            self.fail(name, f"{_brief(value)} is not one of: {listed}")
             return default
         return value
 
