@@ -174,7 +174,10 @@ class Session:
         if not self._api_keys:
             return
         token = self._header_token or start.token
-        if token is None or not any(secrets.compare_digest(token, key) for key in self._api_keys):
+        # Compared as bytes: compare_digest raises TypeError on str with non-ASCII characters.
+        if token is None or not any(
+            secrets.compare_digest(token.encode(), key.encode()) for key in self._api_keys
+        ):
             raise ProtocolError(
                 ErrorCode.UNAUTHORIZED,
                 "a valid token is required (Authorization: Bearer header or session.start token)",
