@@ -76,6 +76,9 @@ class Context:
         self._audio = AudioStream(
             name, settings.format, backend.model_info(request.model).sample_rate, settings.sample_rate
         )
+        # This stream's audio in the outbox, told apart from an earlier stream of the same name
+        # whose last chunks may still wait there: a cancel drops only its own.
+        self._stream_key = object()
         self._work: deque[Segment | _Marker] = deque()
         self._work_ready = asyncio.Event()
         self._queued_chars = 0
@@ -200,7 +203,7 @@ class Context:
                 if len(samples) or chunk.final:
                     pending = PendingAudio(index, samples, segment_end=chunk.final, is_last=is_last)
                     self._last_queued = self._last_queued or is_last
-                    await self._outbox.put(Outgoing(self.name, render=partial(self._render, pending)))
+                    await self._outbox.put(Outgoing(self._stream_key, render=partial(self._render, pending)))
                 asked = time.perf_counter()
         finally:
             self._generating = False
@@ -216,7 +219,7 @@ class Context:
         """Exactly one is_last per context: send the encoder's tail unless it already went."""
         if not self._last_queued:
             self._last_queued = True
-            await self._outbox.put(Outgoing(self.name, render=self._audio.render_terminal))
+            await self._outbox.put(Outgoing(self._stream_key, render=self._audio.render_terminal))
 
     async def _finish(self, reason: str) -> None:
         await self._close_stream()
@@ -246,7 +249,7 @@ class Context:
         """Barge-in: stop the engine, drop queued text and audio, fence the stream, end the context."""
         self._mark_finished()
         await self._stop_task()
-        await self._outbox.drop_audio(self.name)
+        await self._outbox.drop_audio(self._stream_key)
         self._last_queued = False  # whatever was queued is gone; the terminal chunk closes the stream
         if not self._audio.closed:
             await self._close_stream()

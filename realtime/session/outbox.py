@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
 
 @dataclass(slots=True)
 class Outgoing:
-    """A message waiting to be sent: ready (`message`) or rendered when sent (`render`)."""
+    """A message waiting to be sent: ready (`message`) or rendered when sent (`render`).
 
-    ctx: str | None
+    `ctx` is what the item's audio is counted and dropped by: a context's own stream key
+    for audio (a name may be reused while its earlier stream still has audio queued).
+    """
+
+    ctx: Hashable | None
     message: dict[str, Any] | None = None
     render: Callable[[], dict[str, Any] | None] | None = None
 
@@ -36,7 +40,7 @@ class OutboxClosed(Exception):
 class Outbox:
     def __init__(self, max_audio_per_ctx: int = 4, max_items: int = 256) -> None:
         self._items: deque[Outgoing] = deque()
-        self._audio_counts: dict[str | None, int] = {}
+        self._audio_counts: dict[Hashable | None, int] = {}
         self._max_audio_per_ctx = max_audio_per_ctx
         self._max_items = max_items
         self._changed = asyncio.Condition()
@@ -68,17 +72,21 @@ class Outbox:
                 raise OutboxClosed
             item = self._items.popleft()
             if item.is_audio:
-                self._audio_counts[item.ctx] -= 1
+                left = self._audio_counts[item.ctx] - 1
+                if left:
+                    self._audio_counts[item.ctx] = left
+                else:
+                    del self._audio_counts[item.ctx]
             self._changed.notify_all()
             return item
 
-    async def drop_audio(self, ctx: str) -> int:
+    async def drop_audio(self, ctx: Hashable) -> int:
         """Forget the audio of `ctx` not yet taken by the writer (barge-in); returns how many."""
         async with self._changed:
             kept = deque(item for item in self._items if not (item.is_audio and item.ctx == ctx))
             dropped = len(self._items) - len(kept)
             self._items = kept
-            self._audio_counts[ctx] = 0
+            self._audio_counts.pop(ctx, None)
             self._changed.notify_all()
             return dropped
 
