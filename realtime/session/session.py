@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 OVER_CAPACITY_RETRY_MS = 1000
 _WRITER_DRAIN_TIMEOUT_S = 5.0
+_MAX_FINISHED_BEFORE_END = 256
 
 
 class _SessionClosed(Exception):
@@ -68,6 +69,11 @@ class Session:
         self._header_token = header_token
         self._outbox = Outbox()
         self._contexts: dict[str, Context] = {}
+        self._ended: set[Context] = set()  # contexts the client has sent `end` for
+        # Names whose context the server finished (failed or cancelled) before the client's `end`:
+        # that `end` belongs to the stream `done` already closed, and must not open a new one.
+        # An ordered set, capped: an `end` in flight arrives soon after the `done`.
+        self._finished_before_end: dict[str, None] = {}
         self._request: VoiceRequest | None = None
         self._settings: StreamSettings | None = None
         self._idle_since = time.monotonic()
@@ -298,7 +304,13 @@ class Session:
         context.flush()
 
     async def _on_end(self, message: dict[str, Any]) -> None:
-        self._open_for_text(_ctx(message)).end()
+        ctx = _ctx(message)
+        if ctx not in self._contexts and ctx in self._finished_before_end:
+            del self._finished_before_end[ctx]
+            return
+        context = self._open_for_text(ctx)
+        context.end()
+        self._ended.add(context)
 
     async def _on_cancel(self, message: dict[str, Any]) -> None:
         ctx, errors = parse_ctx(message, allow_all=True)
@@ -359,11 +371,18 @@ class Session:
             on_finished=self._forget_context, on_crash=self._on_context_crash, session_id=self.id,
         )
         self._contexts[ctx] = context
+        self._finished_before_end.pop(ctx, None)
         return context
 
     def _forget_context(self, context: Context) -> None:
         if self._contexts.get(context.name) is context:
             del self._contexts[context.name]
+            if context in self._ended:
+                self._ended.discard(context)
+            else:
+                self._finished_before_end[context.name] = None
+                if len(self._finished_before_end) > _MAX_FINISHED_BEFORE_END:
+                    del self._finished_before_end[next(iter(self._finished_before_end))]
         self._idle_since = time.monotonic()
 
     def _on_context_crash(self, exc: BaseException) -> None:
