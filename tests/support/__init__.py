@@ -1,0 +1,1 @@
+"""Test-only engines, backends and wire checks (never imported by the server itself)."""
