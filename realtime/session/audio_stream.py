@@ -39,7 +39,6 @@ class AudioStream:
         self._resampler = StreamResampler(engine_rate, sample_rate)
         self._timeline = Timeline(sample_rate)
         self._seq = 0
-        self._last_segment = 0
 
     # -- generation side ---------------------------------------------------------------------
     def resample(self, samples: np.ndarray, segment_end: bool) -> np.ndarray:
@@ -80,9 +79,13 @@ class AudioStream:
             "is_last": pending.is_last,
         }
         self._seq += 1
-        self._last_segment = pending.segment
         return message
 
-    def render_terminal(self) -> dict[str, Any] | None:
-        """The closing chunk when the stream ends with no audio left: the encoder's tail, is_last."""
-        return self.render(PendingAudio(self._last_segment, _EMPTY, segment_end=True, is_last=True))
+    def render_terminal(self, segment: int) -> dict[str, Any] | None:
+        """The closing chunk when the stream ends with no audio left: no samples, the encoder's tail, is_last.
+
+        `segment` is the last segment announced (-1 when none was): the chunk belongs to no new
+        segment, and `segment_end` stays false since that segment's own end was already marked
+        (or, after a cancel, never came).
+        """
+        return self.render(PendingAudio(segment, _EMPTY, segment_end=False, is_last=True))

@@ -219,7 +219,8 @@ class Context:
         """Exactly one is_last per context: send the encoder's tail unless it already went."""
         if not self._last_queued:
             self._last_queued = True
-            await self._outbox.put(Outgoing(self._stream_key, render=self._audio.render_terminal))
+            terminal = partial(self._audio.render_terminal, self._segments_started - 1)
+            await self._outbox.put(Outgoing(self._stream_key, render=terminal))
 
     async def _finish(self, reason: str) -> None:
         await self._close_stream()

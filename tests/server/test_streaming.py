@@ -81,9 +81,14 @@ def test_every_message_type_in_order_with_its_fields(server) -> None:
             assert isinstance(chunk["timestamp_ms"], (int, float)) and isinstance(chunk["duration_ms"], (int, float))
             assert isinstance(chunk["segment_end"], bool) and isinstance(chunk["is_last"], bool)
         check_timeline(chunks, 24000)
-        for s in segments:  # every segment's audio ends with segment_end
+        for s in segments:  # every segment's audio ends with its one segment_end
             own = [c for c in chunks if c["segment"] == s["segment"]]
-            assert own and own[-1]["segment_end"] is True
+            marked = [c["segment_end"] for c in own]
+            assert marked.count(True) == 1
+            # only the empty closing chunk (is_last, no samples) may follow the segment's end
+            after_end = own[marked.index(True) + 1 :]
+            assert all(c["is_last"] and c["duration_ms"] == 0 and not c["segment_end"] for c in after_end)
+            assert len(after_end) <= 1
 
         # flushed: after the last audio of every segment cut before the flush, before any later one.
         flushed_at = types_of(messages).index("flushed")
@@ -246,5 +251,26 @@ def test_slow_reader_holds_generation_back_and_loses_nothing(make_server) -> Non
         check_timeline(chunks, 24000)
         assert sum(len(c["data"]) for c in chunks) == total * 4800 * 2
         assert messages[-1]["type"] == "done" and messages[-1]["reason"] == "end"
+
+    run(body())
+
+
+@pytest.mark.parametrize("format", ["pcm", "wav"])
+def test_end_without_text_closes_an_empty_stream_that_belongs_to_no_segment(server, format: str) -> None:
+    async def body() -> None:
+        wire = await Wire.open(server.url)
+        await wire.start(seed=2, format=format)
+        await wire.send({"type": "end", "ctx": "quiet"})
+        messages = await wire.until_done("quiet")
+        assert types_of(messages) == ["audio", "done"]
+        [closing] = audio_of(messages, "quiet")
+        assert closing["is_last"] and not closing["segment_end"]
+        assert closing["segment"] == -1 and closing["seq"] == 0 and closing["duration_ms"] == 0
+        assert messages[-1]["segments"] == 0 and messages[-1]["ttfa_ms"] is None
+        if format == "wav":
+            assert closing["data"][:4] == b"RIFF" and len(closing["data"]) == 44  # a valid, empty WAV stream
+        else:
+            assert closing["data"] == b""
+        await wire.close()
 
     run(body())
