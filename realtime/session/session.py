@@ -12,6 +12,7 @@ import asyncio
 import logging
 import secrets
 import time
+from contextlib import suppress
 from typing import Any
 
 from realtime.audio.encoders import UnsupportedFormatError, create_encoder
@@ -77,8 +78,13 @@ class Session:
         self._request: VoiceRequest | None = None
         self._settings: StreamSettings | None = None
         self._idle_since = time.monotonic()
-        self._crash: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # Resolved (with an exception) when the session must stop for a reason outside the
+        # reader: a context crashed (a bug), or session.end finished every context.
+        self._stop: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._closing = False
+        self._no_contexts = asyncio.Event()
+        self._no_contexts.set()
+        self._closer: asyncio.Task[None] | None = None
 
     # -- entry point ---------------------------------------------------------------------------
     async def run(self) -> None:
@@ -118,10 +124,10 @@ class Session:
     async def _serve(self, writer: asyncio.Task[None]) -> None:
         reader = asyncio.create_task(self._read_loop(), name=f"reader:{self.id}")
         watchdog = asyncio.create_task(self._watch_idle(), name=f"idle:{self.id}")
-        tasks = {reader, watchdog, writer, self._crash}
+        tasks = {reader, watchdog, writer, self._stop}
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in (self._crash, reader, watchdog, writer):
+            for task in (self._stop, reader, watchdog, writer):
                 if task in done and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
             if writer in done:
@@ -252,7 +258,7 @@ class Session:
         if handler is None:
             raise ProtocolError(
                 ErrorCode.BAD_REQUEST,
-                f"unknown message type {kind!r}; known: {', '.join(sorted(_HANDLERS))}",
+                f"unknown message type {_brief(kind)}; known: {', '.join(sorted(_HANDLERS))}",
             )
         await handler(self, message)
 
@@ -286,10 +292,11 @@ class Session:
         text = message.get("text")
         if not isinstance(text, str):
             raise ProtocolError(ErrorCode.BAD_REQUEST, "text: must be a string", ctx=ctx)
-        if len(text) > self._limits.max_text_chars:
+        limit = min(self._limits.max_text_chars, self._limits.max_buffered_chars)
+        if len(text) > limit:  # refused before any context is opened for it
             raise ProtocolError(
                 ErrorCode.TEXT_TOO_LONG,
-                f"text message of {len(text)} characters is over the limit of {self._limits.max_text_chars}",
+                f"text message of {len(text)} characters is over the limit of {limit}",
                 ctx=ctx,
             )
         self._open_for_text(ctx).add_text(text)
@@ -329,13 +336,16 @@ class Session:
         await self._outbox.send({"type": "pong", "t": message.get("t")})
 
     async def _on_session_end(self, message: dict[str, Any]) -> None:
+        """Finish every context as `end` does, then close 1000; pings are still answered meanwhile."""
         self._closing = True
         for context in list(self._contexts.values()):
             if context.state is ContextState.OPEN:
                 context.end()
-        while self._contexts:
-            await asyncio.sleep(0.01)
-        raise _SessionClosed
+        self._closer = asyncio.create_task(self._close_when_finished(), name=f"closer:{self.id}")
+
+    async def _close_when_finished(self) -> None:
+        await self._no_contexts.wait()
+        self._stop_with(_SessionClosed())
 
     # -- contexts ----------------------------------------------------------------------------
     def _check_room(self, ctx: str) -> None:
@@ -371,6 +381,7 @@ class Session:
             on_finished=self._forget_context, on_crash=self._on_context_crash, session_id=self.id,
         )
         self._contexts[ctx] = context
+        self._no_contexts.clear()
         self._finished_before_end.pop(ctx, None)
         return context
 
@@ -383,11 +394,16 @@ class Session:
                 self._finished_before_end[context.name] = None
                 if len(self._finished_before_end) > _MAX_FINISHED_BEFORE_END:
                     del self._finished_before_end[next(iter(self._finished_before_end))]
+        if not self._contexts:
+            self._no_contexts.set()
         self._idle_since = time.monotonic()
 
     def _on_context_crash(self, exc: BaseException) -> None:
-        if not self._crash.done():
-            self._crash.set_exception(exc)
+        self._stop_with(exc)
+
+    def _stop_with(self, exc: BaseException) -> None:
+        if not self._stop.done():
+            self._stop.set_exception(exc)
 
     # -- writer and idle watchdog -------------------------------------------------------------
     async def _write_loop(self) -> None:
@@ -440,14 +456,24 @@ class Session:
         await self._abort_contexts()
         if writer is not None and not writer.done():
             await self._outbox.close()
-            try:
+            with suppress(Exception):  # let it drain; a client gone mid-send is a normal ending
                 await asyncio.wait_for(writer, _WRITER_DRAIN_TIMEOUT_S)
-            except (TimeoutError, Disconnected, Exception):
-                writer.cancel()
-        if self._slots is not None:
-            self._slots.release()
+        # Every task's outcome is read here, so none is reported as "never retrieved".
+        for task in (writer, self._stop, self._closer):
+            if task is None:
+                continue
+            if not task.done():
+                task.cancel()
+            elif not task.cancelled():
+                task.exception()
+        self._slots.release()
         await self._transport.close(1000)
         logger.info("session %s closed", self.id)
+
+
+def _brief(value: str, limit: int = 64) -> str:
+    """A client's string, quoted and cut short: errors never echo a whole frame back."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
 def _ctx(message: dict[str, Any]) -> str:
