@@ -6,6 +6,7 @@ import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from realtime.session.handshake import Admission
 from realtime.session.session import Session
 from realtime.session.transport import Disconnected, Frame
 
@@ -63,8 +64,7 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
         state.backend,
         state.slots,
         limits=state.config.limits,
-        api_keys=state.config.api_keys,
-        allowed_origins=state.config.allowed_origins,
+        admission=Admission(api_keys=state.config.api_keys, allowed_origins=state.config.allowed_origins),
         origin=websocket.headers.get("origin"),
         header_token=bearer_token(websocket),
     )

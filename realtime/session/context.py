@@ -86,6 +86,7 @@ class Context:
         self._cancel = CancelFlag()
         self._last_queued = False
         self._segments_started = 0
+        self.client_ended = False  # the client sent `end` (rather than the server finishing it first)
         self._ready_at: float | None = None
         self._first_audio_at: float | None = None
         self._engine_seconds = 0.0
@@ -113,6 +114,7 @@ class Context:
         self._enqueue(self._segmenter.flush())
         self._push(_Marker.END)
         self.state = ContextState.ENDING
+        self.client_ended = True
 
     @property
     def busy(self) -> bool:

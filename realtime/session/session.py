@@ -1,9 +1,10 @@
-"""One WebSocket session: handshake, message dispatch, contexts, writer and timeouts.
+"""One WebSocket session: message dispatch, contexts, writer and timeouts.
 
 Three tasks run per session: the reader (client messages, in order), the writer (the
 outbox, in order) and the idle watchdog. Whichever ends first decides how the session
 ends: a clean close, a fatal protocol error, or the client going away. Every path
-stops the engines and frees the session's slot.
+stops the engines and frees the session's slot. Admission and `session.start` live in
+handshake.py.
 """
 
 from __future__ import annotations
@@ -15,29 +16,21 @@ import time
 from contextlib import suppress
 from typing import Any
 
-from realtime.audio.encoders import UnsupportedFormatError, create_encoder
-from realtime.backend.backend import TTSBackend, draw_seed
+from realtime.backend.backend import TTSBackend
 from realtime.config import Limits
 from realtime.engines.base import VoiceRequest
 from realtime.protocol import codec
-from realtime.protocol.errors import ErrorCode, FieldError, ProtocolError, combine_field_errors
-from realtime.protocol.messages import (
-    ALL_CONTEXTS,
-    PROTOCOL_VERSION,
-    SessionStart,
-    message_type,
-    parse_context_overrides,
-    parse_ctx,
-    parse_session_start,
-)
+from realtime.protocol.errors import ErrorCode, ProtocolError, combine_field_errors
+from realtime.protocol.frames import decode_frame
+from realtime.protocol.messages import ALL_CONTEXTS, parse_context_overrides, parse_ctx
 from realtime.session.capacity import SessionSlots
-from realtime.session.context import Context, ContextState, StreamSettings
+from realtime.session.context import Context, ContextState
+from realtime.session.handshake import Admission, SessionSetup, accept_start, prepare_voice, ready_message, refuse_connection
 from realtime.session.outbox import Outbox, OutboxClosed
-from realtime.session.transport import Disconnected, Frame, Transport
+from realtime.session.transport import Disconnected, Transport
 
 logger = logging.getLogger(__name__)
 
-OVER_CAPACITY_RETRY_MS = 1000
 _WRITER_DRAIN_TIMEOUT_S = 5.0
 _MAX_FINISHED_BEFORE_END = 256
 
@@ -54,8 +47,7 @@ class Session:
         slots: SessionSlots,
         *,
         limits: Limits,
-        api_keys: tuple[str, ...] = (),
-        allowed_origins: tuple[str, ...] = (),
+        admission: Admission = Admission(),
         origin: str | None = None,
         header_token: str | None = None,
     ) -> None:
@@ -64,19 +56,16 @@ class Session:
         self._backend = backend
         self._slots = slots
         self._limits = limits
-        self._api_keys = api_keys
-        self._allowed_origins = allowed_origins
+        self._admission = admission
         self._origin = origin
         self._header_token = header_token
         self._outbox = Outbox()
         self._contexts: dict[str, Context] = {}
-        self._ended: set[Context] = set()  # contexts the client has sent `end` for
         # Names whose context the server finished (failed or cancelled) before the client's `end`:
         # that `end` belongs to the stream `done` already closed, and must not open a new one.
         # An ordered set, capped: an `end` in flight arrives soon after the `done`.
         self._finished_before_end: dict[str, None] = {}
-        self._request: VoiceRequest | None = None
-        self._settings: StreamSettings | None = None
+        self._setup: SessionSetup | None = None
         self._idle_since = time.monotonic()
         # Resolved (with an exception) when the session must stop for a reason outside the
         # reader: a context crashed (a bug), or session.end finished every context.
@@ -88,24 +77,15 @@ class Session:
 
     # -- entry point ---------------------------------------------------------------------------
     async def run(self) -> None:
-        if self._allowed_origins and self._origin is not None and self._origin not in self._allowed_origins:
-            await self._fail(ProtocolError(ErrorCode.FORBIDDEN_ORIGIN, f"origin {self._origin!r} is not allowed", fatal=True))
-            return
-        if not self._slots.try_acquire():
-            await self._fail(
-                ProtocolError(
-                    ErrorCode.OVER_CAPACITY,
-                    f"the server is at its capacity of {self._slots.limit} sessions; retry later",
-                    fatal=True,
-                    retry_after_ms=OVER_CAPACITY_RETRY_MS,
-                )
-            )
+        refusal = refuse_connection(self._admission, self._origin, self._slots)
+        if refusal is not None:
+            await self._fail(refusal)
             return
         writer: asyncio.Task[None] | None = None
         try:
-            await self._start()
+            self._setup = await self._start()
             writer = asyncio.create_task(self._write_loop(), name=f"writer:{self.id}")
-            await self._outbox.send(self._ready_message())
+            await self._outbox.send(ready_message(self.id, self._setup, self._limits, self._slots.limit))
             await self._serve(writer)
         except ProtocolError as error:
             await self._fail(error, writer)
@@ -138,112 +118,30 @@ class Session:
             await asyncio.gather(reader, watchdog, return_exceptions=True)
 
     # -- handshake -----------------------------------------------------------------------------
-    async def _start(self) -> None:
+    async def _start(self) -> SessionSetup:
         try:
             frame = await asyncio.wait_for(self._transport.receive(), self._limits.start_timeout_s)
         except TimeoutError:
             raise ProtocolError(
                 ErrorCode.TIMEOUT, f"no session.start within {self._limits.start_timeout_s:g} s", fatal=True
             ) from None
-        message = self._decode(frame, started=False)
-        kind = message_type(message)
-        if kind != "session.start":
-            raise ProtocolError(
-                ErrorCode.BAD_MESSAGE,
-                "the first message must be a map with type session.start"
-                + (f", got {kind!r}" if kind else ""),
-                fatal=True,
-            )
-        start, errors = parse_session_start(message, max_reference_bytes=self._limits.max_reference_bytes)
-        self._check_token(start)
-        if not any(e.field == "format" for e in errors):
-            try:
-                create_encoder(start.format, start.sample_rate)
-            except UnsupportedFormatError as exc:
-                errors.append(FieldError("format", str(exc)))
-        seed = start.voice.seed if start.voice.seed is not None else draw_seed()
-        request = None
-        if not any(e.field in ("mode",) for e in errors):
-            request, voice_errors = await self._backend.prepare_voice(start.voice, seed)
-            errors.extend(voice_errors)
-        if errors or request is None:
-            raise combine_field_errors(errors, fatal=True, default_code=ErrorCode.BAD_MESSAGE)
-        self._request = request
-        self._start_message = start
-        self._settings = StreamSettings(
-            format=start.format,
-            sample_rate=start.sample_rate,
-            segmentation=start.segmentation,
-            max_segment_chars=self._limits.max_segment_chars,
-            max_buffered_chars=self._limits.max_buffered_chars,
-        )
+        message = decode_frame(frame.data, max_bytes=self._limits.max_frame_bytes, started=False)
+        setup = await accept_start(message, self._backend, self._limits, self._admission, self._header_token)
+        spec = setup.request.spec
         logger.info(
             "session %s started: mode=%s model=%s format=%s rate=%d seed=%d",
-            self.id, start.voice.mode, request.model, start.format, start.sample_rate, seed,
+            self.id, spec.mode, setup.request.model, setup.settings.format, setup.settings.sample_rate,
+            setup.request.seed,
         )
-
-    def _check_token(self, start: SessionStart) -> None:
-        if not self._api_keys:
-            return
-        token = self._header_token or start.token
-        # Compared as bytes: compare_digest raises TypeError on str with non-ASCII characters.
-        if token is None or not any(
-            secrets.compare_digest(token.encode(), key.encode()) for key in self._api_keys
-        ):
-            raise ProtocolError(
-                ErrorCode.UNAUTHORIZED,
-                "a valid token is required (Authorization: Bearer header or session.start token)",
-                fatal=True,
-            )
-
-    def _ready_message(self) -> dict[str, Any]:
-        assert self._request is not None and self._settings is not None
-        spec = self._request.spec
-        limits = self._limits.to_wire()
-        limits["max_sessions"] = self._slots.limit
-        return {
-            "type": "session.ready",
-            "session_id": self.id,
-            "protocol": PROTOCOL_VERSION,
-            "seed": self._request.seed,
-            "mode": spec.mode,
-            "model": self._request.model,
-            "speaker": spec.speaker,
-            "language": spec.language,
-            "format": self._settings.format,
-            "sample_rate": self._settings.sample_rate,
-            "segmentation": self._settings.segmentation,
-            "limits": limits,
-        }
+        return setup
 
     # -- frames ------------------------------------------------------------------------------
-    def _decode(self, frame: Frame, *, started: bool) -> Any:
-        if frame.data is None:
-            raise ProtocolError(ErrorCode.TEXT_FRAME, "text frames are not accepted; send binary msgpack frames", fatal=True)
-        if len(frame.data) > self._limits.max_frame_bytes:
-            raise ProtocolError(
-                ErrorCode.MESSAGE_TOO_BIG,
-                f"frame of {len(frame.data)} bytes is over the limit of {self._limits.max_frame_bytes}",
-                fatal=True,
-            )
-        try:
-            message = codec.unpack(frame.data)
-        except codec.FrameDecodeError as exc:
-            raise ProtocolError(ErrorCode.BAD_MESSAGE, str(exc), fatal=True) from exc
-        if message_type(message) is None:
-            raise ProtocolError(
-                ErrorCode.BAD_REQUEST if started else ErrorCode.BAD_MESSAGE,
-                "a message must be a msgpack map with a string `type`",
-                fatal=not started,
-            )
-        return message
-
     async def _read_loop(self) -> None:
         while True:
             frame = await self._transport.receive()
             self._idle_since = time.monotonic()
             try:
-                message = self._decode(frame, started=True)
+                message = decode_frame(frame.data, max_bytes=self._limits.max_frame_bytes, started=True)
                 await self._dispatch(message)
             except ProtocolError as error:
                 if error.fatal:
@@ -267,24 +165,15 @@ class Session:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "the session has already started")
 
     async def _on_context_start(self, message: dict[str, Any]) -> None:
-        assert self._request is not None
+        session_voice = self._session_voice()
         ctx = _ctx(message)
-        if ctx in self._contexts:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"context {ctx!r} is already open", ctx=ctx)
-        self._check_room(ctx)
+        self._check_can_open(ctx)
         spec, errors = parse_context_overrides(
-            message, self._request.spec, max_reference_bytes=self._limits.max_reference_bytes
+            message, session_voice.spec, max_reference_bytes=self._limits.max_reference_bytes
         )
-        seed = spec.seed if spec.seed is not None else self._request.seed
-        request = None
-        if not any(e.field == "mode" for e in errors):
-            request, voice_errors = await self._backend.prepare_voice(spec, seed)
-            errors.extend(voice_errors)
-        if errors or request is None:
-            raise combine_field_errors(errors, fatal=False, ctx=ctx, default_code=ErrorCode.BAD_REQUEST)
-        if ctx in self._contexts:  # opened by another message while the voice was prepared
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"context {ctx!r} is already open", ctx=ctx)
-        self._check_room(ctx)
+        seed = spec.seed if spec.seed is not None else session_voice.seed
+        request = await prepare_voice(self._backend, spec, seed, errors, fatal=False, ctx=ctx)
+        self._check_can_open(ctx)  # again: another message may have opened it while the voice was prepared
         self._open_context(ctx, request)
 
     async def _on_text(self, message: dict[str, Any]) -> None:
@@ -315,9 +204,7 @@ class Session:
         if ctx not in self._contexts and ctx in self._finished_before_end:
             del self._finished_before_end[ctx]
             return
-        context = self._open_for_text(ctx)
-        context.end()
-        self._ended.add(context)
+        self._open_for_text(ctx).end()
 
     async def _on_cancel(self, message: dict[str, Any]) -> None:
         ctx, errors = parse_ctx(message, allow_all=True)
@@ -348,6 +235,15 @@ class Session:
         self._stop_with(_SessionClosed())
 
     # -- contexts ----------------------------------------------------------------------------
+    def _session_voice(self) -> VoiceRequest:
+        assert self._setup is not None, "handlers run only after session.ready"
+        return self._setup.request
+
+    def _check_can_open(self, ctx: str) -> None:
+        if ctx in self._contexts:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"context {ctx!r} is already open", ctx=ctx)
+        self._check_room(ctx)
+
     def _check_room(self, ctx: str) -> None:
         if len(self._contexts) >= self._limits.max_contexts:
             raise ProtocolError(
@@ -369,15 +265,14 @@ class Session:
         context = self._contexts.get(ctx)
         if context is None:
             self._check_room(ctx)
-            assert self._request is not None
-            return self._open_context(ctx, self._request)
+            return self._open_context(ctx, self._session_voice())
         self._require_open(context)
         return context
 
     def _open_context(self, ctx: str, request: VoiceRequest) -> Context:
-        assert self._settings is not None
+        assert self._setup is not None
         context = Context(
-            ctx, request, self._settings, self._backend, self._outbox,
+            ctx, request, self._setup.settings, self._backend, self._outbox,
             on_finished=self._forget_context, on_crash=self._on_context_crash, session_id=self.id,
         )
         self._contexts[ctx] = context
@@ -388,9 +283,7 @@ class Session:
     def _forget_context(self, context: Context) -> None:
         if self._contexts.get(context.name) is context:
             del self._contexts[context.name]
-            if context in self._ended:
-                self._ended.discard(context)
-            else:
+            if not context.client_ended:
                 self._finished_before_end[context.name] = None
                 if len(self._finished_before_end) > _MAX_FINISHED_BEFORE_END:
                     del self._finished_before_end[next(iter(self._finished_before_end))]

@@ -1,0 +1,128 @@
+"""Admitting a session: origin, capacity, token, and the all-at-once check of `session.start`.
+
+Also the voice preparation `context.start` shares with `session.start`: every field
+problem is collected, then reported in one error naming them all.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from realtime.audio.encoders import UnsupportedFormatError, create_encoder
+from realtime.backend.backend import TTSBackend, draw_seed
+from realtime.config import Limits
+from realtime.engines.base import VoiceRequest
+from realtime.protocol.errors import ErrorCode, FieldError, ProtocolError, combine_field_errors
+from realtime.protocol.messages import PROTOCOL_VERSION, SessionStart, VoiceSpec, message_type, parse_session_start
+from realtime.session.capacity import SessionSlots
+from realtime.session.context import StreamSettings
+
+OVER_CAPACITY_RETRY_MS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """Who may connect: set by the operator."""
+
+    api_keys: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSetup:
+    """What an accepted `session.start` settles for the whole session."""
+
+    request: VoiceRequest  # the session's default voice, bound to a model, with the session seed
+    settings: StreamSettings
+
+
+def refuse_connection(admission: Admission, origin: str | None, slots: SessionSlots) -> ProtocolError | None:
+    """The error that refuses a new connection before it may speak, or None; takes a slot when admitted."""
+    if admission.allowed_origins and origin is not None and origin not in admission.allowed_origins:
+        return ProtocolError(ErrorCode.FORBIDDEN_ORIGIN, f"origin {origin!r} is not allowed", fatal=True)
+    if not slots.try_acquire():
+        return ProtocolError(
+            ErrorCode.OVER_CAPACITY,
+            f"the server is at its capacity of {slots.limit} sessions; retry later",
+            fatal=True,
+            retry_after_ms=OVER_CAPACITY_RETRY_MS,
+        )
+    return None
+
+
+def check_token(admission: Admission, header_token: str | None, start: SessionStart) -> None:
+    if not admission.api_keys:
+        return
+    token = header_token or start.token
+    # Compared as bytes: compare_digest raises TypeError on str with non-ASCII characters.
+    if token is None or not any(secrets.compare_digest(token.encode(), key.encode()) for key in admission.api_keys):
+        raise ProtocolError(
+            ErrorCode.UNAUTHORIZED,
+            "a valid token is required (Authorization: Bearer header or session.start token)",
+            fatal=True,
+        )
+
+
+async def prepare_voice(
+    backend: TTSBackend, spec: VoiceSpec, seed: int, errors: list[FieldError], *, fatal: bool, ctx: str | None = None
+) -> VoiceRequest:
+    """Bind `spec` to a model (decoding reference audio off the loop) or raise one error naming every problem."""
+    request = None
+    if not any(error.field == "mode" for error in errors):
+        request, voice_errors = await backend.prepare_voice(spec, seed)
+        errors = [*errors, *voice_errors]
+    if errors or request is None:
+        default = ErrorCode.BAD_MESSAGE if fatal else ErrorCode.BAD_REQUEST
+        raise combine_field_errors(errors, fatal=fatal, ctx=ctx, default_code=default)
+    return request
+
+
+async def accept_start(
+    message: dict[str, Any], backend: TTSBackend, limits: Limits, admission: Admission, header_token: str | None
+) -> SessionSetup:
+    """Validate the first message as `session.start`, all at once; any problem is fatal."""
+    kind = message_type(message)
+    if kind != "session.start":
+        raise ProtocolError(
+            ErrorCode.BAD_MESSAGE,
+            "the first message must be a map with type session.start" + (f", got {kind!r}" if kind else ""),
+            fatal=True,
+        )
+    start, errors = parse_session_start(message, max_reference_bytes=limits.max_reference_bytes)
+    check_token(admission, header_token, start)  # before anything is said about the voice
+    if not any(error.field == "format" for error in errors):
+        try:
+            create_encoder(start.format, start.sample_rate)
+        except UnsupportedFormatError as exc:
+            errors.append(FieldError("format", str(exc)))
+    seed = start.voice.seed if start.voice.seed is not None else draw_seed()
+    request = await prepare_voice(backend, start.voice, seed, errors, fatal=True)
+    settings = StreamSettings(
+        format=start.format,
+        sample_rate=start.sample_rate,
+        segmentation=start.segmentation,
+        max_segment_chars=limits.max_segment_chars,
+        max_buffered_chars=limits.max_buffered_chars,
+    )
+    return SessionSetup(request=request, settings=settings)
+
+
+def ready_message(session_id: str, setup: SessionSetup, limits: Limits, max_sessions: int) -> dict[str, Any]:
+    """`session.ready`: the effective settings, the seed and every limit."""
+    spec = setup.request.spec
+    return {
+        "type": "session.ready",
+        "session_id": session_id,
+        "protocol": PROTOCOL_VERSION,
+        "seed": setup.request.seed,
+        "mode": spec.mode,
+        "model": setup.request.model,
+        "speaker": spec.speaker,
+        "language": spec.language,
+        "format": setup.settings.format,
+        "sample_rate": setup.settings.sample_rate,
+        "segmentation": setup.settings.segmentation,
+        "limits": {**limits.to_wire(), "max_sessions": max_sessions},
+    }
