@@ -232,7 +232,7 @@ class TTSBackend:
         finally:
             await self.close_voice(voice)
 
-    async def custom_voice(
+    def custom_voice(
         self,
         text: str,
         speaker: str | None = None,
@@ -244,10 +244,9 @@ class TTSBackend:
     ) -> AsyncIterator[AudioChunk]:
         fields = {"mode": "custom_voice", "model": model, "speaker": speaker, "instruct": instruct,
                   "language": language, "seed": seed, "generation": generation or None}
-        async for chunk in self._generate(text, fields):
-            yield chunk
+        return self._generate(text, fields)
 
-    async def voice_clone(
+    def voice_clone(
         self,
         text: str,
         ref_audio: bytes,
@@ -261,10 +260,9 @@ class TTSBackend:
         fields = {"mode": "voice_clone", "model": model, "ref_audio": ref_audio, "ref_text": ref_text,
                   "x_vector_only": x_vector_only, "language": language, "seed": seed,
                   "generation": generation or None}
-        async for chunk in self._generate(text, fields):
-            yield chunk
+        return self._generate(text, fields)
 
-    async def voice_design(
+    def voice_design(
         self,
         text: str,
         instruct: str,
@@ -275,8 +273,7 @@ class TTSBackend:
     ) -> AsyncIterator[AudioChunk]:
         fields = {"mode": "voice_design", "model": model, "instruct": instruct, "language": language,
                   "seed": seed, "generation": generation or None}
-        async for chunk in self._generate(text, fields):
-            yield chunk
+        return self._generate(text, fields)
 
     @staticmethod
     def encode_audio(pcm: np.ndarray, sample_rate: int, format: str) -> bytes:
