@@ -290,7 +290,7 @@ async def run_bench(args: argparse.Namespace, url: str, server_label: str) -> di
                 engine_ms.pop()
                 continue
             socket_ms.append(line.ttfa_ms)
-        diffs = [s - e for s, e in zip(socket_ms, engine_ms)]
+        diffs = [s - e for s, e in zip(socket_ms, engine_ms, strict=True)]
         engine_sum, socket_sum, diff_sum = summarize(engine_ms), summarize(socket_ms), summarize(diffs)
         median_diff = (
             round(socket_sum["p50"] - engine_sum["p50"], 3)  # type: ignore[operator]

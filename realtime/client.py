@@ -12,10 +12,11 @@ from types import TracebackType
 from typing import Any
 
 import websockets
+from websockets.typing import Subprotocol
 
 from realtime.protocol import codec
 
-SUBPROTOCOL = "tts.v1.msgpack"
+SUBPROTOCOL = Subprotocol("tts.v1.msgpack")
 
 
 class ServerError(Exception):
@@ -62,7 +63,7 @@ class RealtimeClient:
             url, subprotocols=[SUBPROTOCOL], additional_headers=headers, max_size=None, open_timeout=open_timeout
         )
         await connection.send(codec.pack({"type": "session.start", **session_fields}))
-        reply = codec.unpack(await connection.recv())
+        reply = _decode(await connection.recv())
         if reply.get("type") == "error":
             await connection.close()
             raise ServerError(reply)
@@ -84,7 +85,7 @@ class RealtimeClient:
         await self.send(_with_ctx({"type": "cancel"}, ctx))
 
     async def recv(self) -> dict[str, Any]:
-        return codec.unpack(await self.connection.recv())
+        return _decode(await self.connection.recv())
 
     async def collect(self, ctx: str = "main") -> SynthesisResult:
         """Read until `done` for `ctx`; other contexts' messages are kept too. Raises on a fatal error."""
@@ -124,4 +125,13 @@ class RealtimeClient:
 def _with_ctx(message: dict[str, Any], ctx: str | None) -> dict[str, Any]:
     if ctx is not None:
         message["ctx"] = ctx
+    return message
+
+
+def _decode(frame: str | bytes) -> dict[str, Any]:
+    if isinstance(frame, str):
+        raise ServerError({"code": 1003, "name": "text_frame", "message": "the server sent a text frame"})
+    message = codec.unpack(frame)
+    if not isinstance(message, dict):
+        raise ServerError({"code": 4000, "name": "bad_message", "message": "the server sent a non-map frame"})
     return message

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 MIB = 1024 * 1024
@@ -62,13 +63,13 @@ def _coerce(value: str, example: Any) -> Any:
     return value
 
 
-def limits_from_env(env: dict[str, str] | None = None, base: Limits | None = None) -> Limits:
+def limits_from_env(env: Mapping[str, str] | None = None, base: Limits | None = None) -> Limits:
     """`REALTIME_TTS_MAX_CONTEXTS=4` and so on: one variable per limit, upper-cased name."""
-    env = os.environ if env is None else env
+    source: Mapping[str, str] = os.environ if env is None else env
     limits = base or Limits()
     changes: dict[str, Any] = {}
     for f in fields(limits):
-        raw = env.get(ENV_PREFIX + f.name.upper())
+        raw = source.get(ENV_PREFIX + f.name.upper())
         if raw is not None and raw.strip():
             try:
                 changes[f.name] = _coerce(raw, getattr(limits, f.name))
@@ -77,8 +78,8 @@ def limits_from_env(env: dict[str, str] | None = None, base: Limits | None = Non
     return replace(limits, **changes)
 
 
-def config_from_env(env: dict[str, str] | None = None) -> ServerConfig:
-    """The configuration the environment asks for (used by the Procfile's uvicorn factory)."""
+def config_from_env(env: Mapping[str, str] | None = None) -> ServerConfig:
+    """The configuration the environment asks for (the default of `realtime-tts serve` and the app factory)."""
     env = os.environ if env is None else env
     base = ServerConfig()
     return ServerConfig(

@@ -12,6 +12,7 @@ import logging
 import queue
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from realtime.engines.base import (
 )
 from realtime.protocol.errors import ErrorCode, FieldError
 from realtime.protocol.messages import VoiceSpec
+
+if TYPE_CHECKING:
+    from hibari import Hibari
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +105,7 @@ class HibariEngine(Engine):
 
     def __init__(self, threads: int = 2) -> None:
         self._threads = max(1, threads)
-        self._pool: queue.Queue[object] = queue.Queue()
+        self._pool: queue.Queue[Hibari] = queue.Queue()
         self._loaded = False
 
     def load(self) -> None:
@@ -117,7 +121,7 @@ class HibariEngine(Engine):
         logger.info("hibari engine loaded (%d instances)", self._threads)
 
     @contextmanager
-    def instance(self) -> Iterator[object]:
+    def instance(self) -> Iterator[Hibari]:
         if not self._loaded:
             raise GenerationError("hibari engine is not loaded")
         tts = self._pool.get()

@@ -47,7 +47,7 @@ class Session:
         slots: SessionSlots,
         *,
         limits: Limits,
-        admission: Admission = Admission(),
+        admission: Admission | None = None,
         origin: str | None = None,
         header_token: str | None = None,
     ) -> None:
@@ -56,7 +56,7 @@ class Session:
         self._backend = backend
         self._slots = slots
         self._limits = limits
-        self._admission = admission
+        self._admission = admission or Admission()
         self._origin = origin
         self._header_token = header_token
         self._outbox = Outbox()
