@@ -81,14 +81,14 @@ def test_encode_audio_shares_the_stream_encoders(backend) -> None:
 
 
 def test_generation_failure_is_a_runtime_error_with_the_cause_chained() -> None:
-    from tests.backend.failing import FailingEngine
+    from tests.support.engines import FAIL_MARK, FaultyEngine
 
     async def body() -> None:
-        instance = TTSBackend([FailingEngine()], engine_threads=1)
+        instance = TTSBackend([FaultyEngine(threads=1)], engine_threads=1)
         await instance.initialize()
         try:
             with pytest.raises(RuntimeError) as raised:
-                await collect(instance.custom_voice("Hi."))
+                await collect(instance.custom_voice(f"This will {FAIL_MARK}."))
             assert raised.value.__cause__ is not None
         finally:
             await instance.shutdown()
