@@ -80,12 +80,15 @@ class TTSBackend:
         self._ready = True
 
     async def shutdown(self) -> None:
+        """Stop the worker threads (queued steps are dropped, running ones end), then free the engines."""
         self._ready = False
+        if self._executor is not None:
+            executor, self._executor = self._executor, None
+            await asyncio.get_running_loop().run_in_executor(
+                None, lambda: executor.shutdown(wait=True, cancel_futures=True)
+            )
         for engine in self._engines.values():
             engine.shutdown()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
 
     @property
     def ready(self) -> bool:
