@@ -111,7 +111,7 @@ async def engine_first_chunk_ms(backend: TTSBackend, segment_text: str) -> float
         finally:
             await stream.aclose()
     finally:
-        await backend.close_voice(voice)
+        voice.close()
     return elapsed * 1000.0
 
 

@@ -43,10 +43,6 @@ class SynthesisResult:
     def audio_messages(self) -> list[dict[str, Any]]:
         return [m for m in self.messages if m.get("type") == "audio"]
 
-    @property
-    def first_audio_index(self) -> int | None:
-        return next((i for i, m in enumerate(self.messages) if m.get("type") == "audio"), None)
-
 
 class RealtimeClient:
     def __init__(self, connection: Any, ready: dict[str, Any]) -> None:

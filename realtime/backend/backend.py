@@ -195,9 +195,6 @@ class TTSBackend:
         cancel = cancel or CancelFlag()
         return ThreadedStream(voice.synthesize(text, cancel), self._require_executor(), cancel)
 
-    async def close_voice(self, voice: Voice) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._require_executor(), voice.close)
-
     # -- the facade of the seed document --------------------------------------------------------
     async def _generate(self, text: str, fields: dict[str, Any]) -> AsyncIterator[AudioChunk]:
         """One utterance through the socket's own path: validate, segment, stream, release."""
@@ -233,7 +230,7 @@ class TTSBackend:
                 finally:
                     await stream.aclose()
         finally:
-            await self.close_voice(voice)
+            voice.close()
 
     def custom_voice(
         self,

@@ -84,7 +84,7 @@ class Voice(ABC):
         """Stream one segment. Must return promptly once `cancel` is set."""
 
     def close(self) -> None:
-        """Release what the voice holds."""
+        """Release what the voice holds. Must be cheap: it runs on the event loop, also after a cancel."""
 
 
 class Engine(ABC):

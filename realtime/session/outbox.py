@@ -90,10 +90,6 @@ class Outbox:
             self._changed.notify_all()
             return dropped
 
-    async def wait_empty(self) -> None:
-        async with self._changed:
-            await self._changed.wait_for(lambda: self._closed or not self._items)
-
     async def close(self) -> None:
         async with self._changed:
             self._closed = True
