@@ -3,6 +3,7 @@
     realtime-tts serve --port 8000            # the server, on the embedded engine unless models are installed
     realtime-tts say "Hello there." -o hello.wav
     realtime-tts bench                        # time to first audio, server overhead, concurrency
+    realtime-tts make-checkpoints --out models --size tiny   # random Qwen3-TTS checkpoints for tests
 """
 
 from __future__ import annotations
@@ -135,11 +136,18 @@ def main(argv: list[str] | None = None) -> int:
     _add_serve(subparsers)
     _add_say(subparsers)
     subparsers.add_parser("bench", help="benchmark time to first audio and concurrency", add_help=False)
+    subparsers.add_parser(
+        "make-checkpoints", help="build random Qwen3-TTS checkpoints for tests (needs `scripts/setup qwen`)", add_help=False
+    )
     args, rest = parser.parse_known_args(argv)
     if args.command == "bench":
         from realtime import bench
 
         return bench.main(rest)
+    if args.command == "make-checkpoints":
+        from realtime.engines.qwen3 import build
+
+        return build.main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "serve":

@@ -3,9 +3,11 @@ and nothing on the server's import path pulls in torch."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +97,26 @@ def test_cuda_means_the_first_gpu_and_cpu_stays_cpu() -> None:
     assert LoadOptions(device="cuda").resolved_device() == "cuda:0"
     assert LoadOptions(device="cuda:1").resolved_device() == "cuda:1"
     assert LoadOptions(device="cpu").resolved_device() == "cpu"
+
+
+def test_loading_in_bfloat16_on_the_cpu_keeps_the_speech_decoder_in_float32(tiny_checkpoints: dict[str, Path]) -> None:
+    import torch
+
+    model = runtime.load_model(tiny_checkpoints["voice_design"], LoadOptions(device="cpu", dtype="bfloat16"))
+    assert model.model.talker.dtype == torch.bfloat16
+    assert {p.dtype for p in model.model.speech_tokenizer.model.parameters()} == {torch.float32}
+    assert model.model.tts_model_type == "voice_design"
+
+
+def test_a_directory_without_a_checkpoint_is_a_model_files_error(tmp_path: Path) -> None:
+    with pytest.raises(runtime.ModelFilesError, match="no config.json"):
+        runtime.load_model(tmp_path, LoadOptions(device="cpu"))
+
+
+def test_broken_weights_are_a_model_files_error_with_the_cause(tiny_checkpoints: dict[str, Path], tmp_path: Path) -> None:
+    broken = tmp_path / "tiny-base"
+    shutil.copytree(tiny_checkpoints["base"], broken)
+    (broken / "model.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(runtime.ModelFilesError, match="tiny-base") as raised:
+        runtime.load_model(broken, LoadOptions(device="cpu"))
+    assert raised.value.__cause__ is not None
