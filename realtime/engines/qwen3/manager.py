@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any
 
 from realtime.engines.qwen3.checkpoints import Checkpoint
+from realtime.engines.qwen3.runtime import LoadOptions, load_model
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,15 @@ Clock = Callable[[], float]
 
 DEFAULT_IDLE_TIMEOUT_S = 300.0
 DEFAULT_RETRY_AFTER_S = 2.0
+
+
+def official_loader(options: LoadOptions) -> Loader:
+    """The production loader: `Qwen3TTSModel.from_pretrained` on the checkpoint's directory."""
+
+    def load(checkpoint: Checkpoint) -> Any:
+        return load_model(checkpoint.path, options)
+
+    return load
 
 
 class ModelLoadError(RuntimeError):

@@ -24,15 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from realtime.config import ATTN_IMPLEMENTATIONS, DTYPES, ServerConfig, check_device
+
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = (
     "install the Qwen3-TTS stack with `scripts/setup qwen` "
     "(torch==2.13.0, then qwen-tts==0.1.1 --no-deps and the extra `.[qwen]`)"
 )
-DEVICES_HELP = "cpu, cuda, cuda:N or auto"
-DTYPES = ("auto", "float32", "bfloat16", "float16")
-ATTN_IMPLEMENTATIONS = ("sdpa", "eager", "flash_attention_2")
 
 
 class Qwen3Unavailable(RuntimeError):
@@ -144,13 +143,16 @@ class LoadOptions:
     attn_implementation: str = "sdpa"
 
     def __post_init__(self) -> None:
-        device = self.device
-        if not (device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())):
-            raise ValueError(f"device {device!r} is not one of {DEVICES_HELP}")
+        check_device(self.device)
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype {self.dtype!r} is not one of {', '.join(DTYPES)}")
         if self.attn_implementation not in ATTN_IMPLEMENTATIONS:
             raise ValueError(f"attn_implementation {self.attn_implementation!r} is not one of {', '.join(ATTN_IMPLEMENTATIONS)}")
+
+    @classmethod
+    def from_config(cls, config: ServerConfig) -> LoadOptions:
+        """The options `realtime-tts serve` was given (--device, --dtype, --attn-implementation)."""
+        return cls(device=config.device, dtype=config.dtype, attn_implementation=config.attn_implementation)
 
     def resolved_device(self) -> str:
         """`auto` becomes `cuda:0` when a GPU is visible, else `cpu`; `cuda` becomes `cuda:0`."""

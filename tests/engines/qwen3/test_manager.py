@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from realtime.engines.qwen3.checkpoints import Checkpoint, read_checkpoint
-from realtime.engines.qwen3.manager import ManagerClosed, ModelLoadError, ModelManager
-from realtime.engines.qwen3.runtime import LoadOptions, load_model
+from realtime.engines.qwen3.manager import ManagerClosed, ModelLoadError, ModelManager, official_loader
+from realtime.engines.qwen3.runtime import LoadOptions
 
 
 def checkpoint(name: str) -> Checkpoint:
@@ -240,8 +240,8 @@ def test_the_background_sweeper_unloads_an_idle_model(loader: RecordingLoader) -
 
 
 def test_the_real_loader_shares_and_unloads_a_tiny_checkpoint(tiny_checkpoints: dict[str, Path], clock: FakeClock) -> None:
-    options = LoadOptions(device="cpu", dtype="float32")
-    manager = ModelManager(lambda cp: load_model(cp.path, options), idle_timeout_s=30, clock=clock, background_sweep=False)
+    loader = official_loader(LoadOptions(device="cpu", dtype="float32"))
+    manager = ModelManager(loader, idle_timeout_s=30, clock=clock, background_sweep=False)
     try:
         cp = read_checkpoint(tiny_checkpoints["custom_voice"])
         with manager.acquire(cp) as first, manager.acquire(cp) as second:

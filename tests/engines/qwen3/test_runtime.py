@@ -120,3 +120,10 @@ def test_broken_weights_are_a_model_files_error_with_the_cause(tiny_checkpoints:
     with pytest.raises(runtime.ModelFilesError, match="tiny-base") as raised:
         runtime.load_model(broken, LoadOptions(device="cpu"))
     assert raised.value.__cause__ is not None
+
+
+def test_load_options_follow_the_server_configuration() -> None:
+    from realtime.config import ServerConfig
+
+    config = ServerConfig(device="cuda:2", dtype="float16", attn_implementation="eager")
+    assert LoadOptions.from_config(config) == LoadOptions(device="cuda:2", dtype="float16", attn_implementation="eager")
