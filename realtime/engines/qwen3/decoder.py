@@ -394,6 +394,12 @@ class StreamingDecoder:
     def finished(self) -> bool:
         return self._closed
 
+    @property
+    def attention_cache_frames(self) -> int:
+        """Frames of keys/values the transformer keeps (at most window - 1): memory stays bounded."""
+        caches = list(self._active.kv.values()) + (list(self._warming.kv.values()) if self._warming else [])
+        return max((len(cache) for cache in caches), default=0)
+
     def push(self, codes: torch.Tensor | np.ndarray | Sequence[Sequence[int]]) -> np.ndarray:
         """Decode new frames; returns their samples as float32, `n * samples_per_frame` long."""
         if self._closed:
