@@ -61,7 +61,7 @@ class InvalidCodes(DecoderError, ValueError):
     """The codes pushed have the wrong shape or values outside the codebooks."""
 
 
-def resolve_codec_decoder(tokenizer_model: Any) -> nn.Module:
+def resolve_codec_decoder(tokenizer_model: Any) -> Any:
     """The `Qwen3TTSTokenizerV2Decoder` inside what callers hold.
 
     Accepts the `Qwen3TTSTokenizer` wrapper (`Qwen3TTSModel.model.speech_tokenizer`), its
@@ -89,7 +89,7 @@ def _is_codec_decoder(obj: Any) -> bool:
     )
 
 
-def _class_name(module: nn.Module) -> str:
+def _class_name(module: Any) -> str:
     return type(module).__name__
 
 
@@ -153,8 +153,8 @@ class _StreamingForward:
     needs prepended, so its output for the new frames equals the full pass's.
     """
 
-    def __init__(self, decoder: nn.Module) -> None:
-        self.decoder = decoder
+    def __init__(self, decoder: Any) -> None:
+        self.decoder: Any = decoder
         config = decoder.config
         self.num_quantizers = int(config.num_quantizers)
         self.codebook_size = int(config.codebook_size)
@@ -170,9 +170,10 @@ class _StreamingForward:
         """Fail at construction, not mid-stream, if the model is not shaped as expected."""
         for module in self.decoder.modules():
             name = _class_name(module)
-            if name.endswith("CausalConvNet") and not name.endswith("TransConvNet"):
-                if module.conv.stride[0] != 1 or module.padding != module.kernel_size - 1:
-                    raise UnsupportedDecoder(f"causal conv with stride {module.conv.stride[0]} is not supported")
+            if name.endswith("CausalConvNet") and (
+                module.conv.stride[0] != 1 or module.padding != module.kernel_size - 1
+            ):
+                raise UnsupportedDecoder(f"causal conv with stride {module.conv.stride[0]} is not supported")
             if name.endswith("CausalTransConvNet"):
                 conv = module.conv
                 kernel, stride = conv.kernel_size[0], conv.stride[0]
@@ -204,7 +205,7 @@ class _StreamingForward:
 
     # -- dispatch over the official module kinds --------------------------------------
 
-    def _module(self, module: nn.Module, hidden: torch.Tensor, state: _DecoderState) -> torch.Tensor:
+    def _module(self, module: Any, hidden: torch.Tensor, state: _DecoderState) -> torch.Tensor:
         name = _class_name(module)
         if name.endswith("CausalTransConvNet"):
             return self._transposed_conv(module, hidden, state)
@@ -225,7 +226,7 @@ class _StreamingForward:
     # -- stateful layers ---------------------------------------------------------------
 
     @staticmethod
-    def _causal_conv(module: nn.Module, hidden: torch.Tensor, state: _DecoderState) -> torch.Tensor:
+    def _causal_conv(module: Any, hidden: torch.Tensor, state: _DecoderState) -> torch.Tensor:
         """Causal conv (stride 1): prepend the last `padding` inputs instead of zeros."""
         context = int(module.padding)
         if context == 0:
@@ -238,7 +239,7 @@ class _StreamingForward:
         return module.conv(extended)
 
     @staticmethod
-    def _transposed_conv(module: nn.Module, hidden: torch.Tensor, state: _DecoderState) -> torch.Tensor:
+    def _transposed_conv(module: Any, hidden: torch.Tensor, state: _DecoderState) -> torch.Tensor:
         """Transposed conv: each output block depends on the inputs whose kernels overlap it.
 
         With `h = ceil(K / S) - 1` previous inputs prepended, outputs `[h*S, (h+n)*S)` equal
@@ -259,7 +260,7 @@ class _StreamingForward:
         state.history[module] = extended[..., -context:]
         return conv(extended)[..., context * stride : (context + count) * stride]
 
-    def _convnext(self, block: nn.Module, hidden: torch.Tensor, state: _DecoderState) -> torch.Tensor:
+    def _convnext(self, block: Any, hidden: torch.Tensor, state: _DecoderState) -> torch.Tensor:
         """`Qwen3TTSTokenizerV2ConvNeXtBlock.forward` with its depthwise conv streamed."""
         residual = hidden
         hidden = self._causal_conv(block.dwconv, hidden, state)
@@ -272,7 +273,7 @@ class _StreamingForward:
         hidden = hidden.permute(0, 2, 1)
         return residual + hidden
 
-    def _residual_unit(self, unit: nn.Module, hidden: torch.Tensor, state: _DecoderState) -> torch.Tensor:
+    def _residual_unit(self, unit: Any, hidden: torch.Tensor, state: _DecoderState) -> torch.Tensor:
         """`Qwen3TTSTokenizerV2DecoderDecoderResidualUnit.forward` with its convs streamed."""
         residual = hidden
         hidden = unit.act1(hidden)
@@ -331,7 +332,7 @@ class _StreamingForward:
         return blocked.masked_fill(~allowed, torch.finfo(hidden.dtype).min)
 
 
-def official_chunking(decoder: nn.Module) -> tuple[int, int]:
+def official_chunking(decoder: Any) -> tuple[int, int]:
     """(chunk frames, left-context frames) that the installed `chunked_decode` defaults to."""
     try:
         parameters = inspect.signature(decoder.chunked_decode).parameters
@@ -370,6 +371,11 @@ class StreamingDecoder:
         self._parameter = next(self._decoder.parameters())
         if match_official_chunks:
             self._chunk_frames, self._context_frames = official_chunking(self._decoder)
+            if self._context_frames >= self._chunk_frames:
+                raise UnsupportedDecoder(
+                    f"official chunking with {self._context_frames} context frames per "
+                    f"{self._chunk_frames}-frame chunk cannot be reproduced"
+                )
         else:
             self._chunk_frames, self._context_frames = 0, 0
         self._active = _DecoderState()

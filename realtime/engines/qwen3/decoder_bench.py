@@ -17,6 +17,7 @@ import argparse
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -102,13 +103,13 @@ def benchmark_decoder(
     codes = torch.randint(0, int(config.codebook_size), (frames, int(config.num_quantizers)), generator=generator)
     codes = codes.to(next(codec.parameters()).device)
 
-    seconds, reference = _timed(lambda: _full_decode(model, codes), repeats)
+    seconds, reference = _timed(partial(_full_decode, model, codes), repeats)
     timings = [DecodeTiming("full (official decode)", seconds * 1000 / frames, 0.0)]
     for chunk in chunks:
-        seconds, audio = _timed(lambda: _streaming_decode(tokenizer, codes, chunk), repeats)
+        seconds, audio = _timed(partial(_streaming_decode, tokenizer, codes, chunk), repeats)
         timings.append(DecodeTiming(f"streaming, {chunk} frame(s)/push", seconds * 1000 / frames, _max_diff(audio, reference)))
     for chunk in chunks:
-        seconds, audio = _timed(lambda: _redecode(tokenizer, codes, chunk, context), repeats)
+        seconds, audio = _timed(partial(_redecode, tokenizer, codes, chunk, context), repeats)
         timings.append(DecodeTiming(f"re-decode {context} ctx, {chunk} new", seconds * 1000 / frames, _max_diff(audio, reference)))
     return DecoderBenchResult(frames, tuple(timings))
 

@@ -115,7 +115,8 @@ def chunk_sizes(plan: str, total: int) -> list[int]:
     if plan == "all":
         return [total]
     steps = [int(step) for step in plan.split(",")]
-    sizes, covered = [], 0
+    sizes: list[int] = []
+    covered = 0
     while covered < total:
         size = min(steps[min(len(sizes), len(steps) - 1)], total - covered)
         sizes.append(size)
