@@ -74,6 +74,7 @@ class VoiceRequest:
     model: str
     seed: int
     reference: ReferenceAudio | None = None
+    notices: tuple[str, ...] = ()  # what the client should know, e.g. an instruct this model ignores
 
 
 class Voice(ABC):
@@ -99,6 +100,10 @@ class Engine(ABC):
     @abstractmethod
     def check(self, spec: VoiceSpec) -> list[FieldError]:
         """Cheap validation of what only this model can judge (speaker, instruct, language...)."""
+
+    def notices(self, spec: VoiceSpec) -> tuple[str, ...]:
+        """Things about an accepted voice the client should be told (e.g. a setting this model ignores)."""
+        return ()
 
     @abstractmethod
     def open_voice(self, request: VoiceRequest) -> Voice:

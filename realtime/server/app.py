@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from realtime.backend.backend import TTSBackend
 from realtime.config import ServerConfig, config_from_env
+from realtime.engines.catalog import discover_engines
 from realtime.server.websocket import realtime_endpoint
 from realtime.session.capacity import SessionSlots
 
@@ -34,24 +35,13 @@ async def ready(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready", "models": [m.name for m in backend.models()]})
 
 
-def _note_unused_checkpoints(models_dir: Path) -> None:
-    """Say so when checkpoints are present that this version cannot load yet, rather than ignore them silently."""
-    found = sorted(p.parent.name for p in models_dir.glob("*/config.json")) if models_dir.is_dir() else []
-    if found:
-        logger.warning(
-            "checkpoints in %s (%s) are not loaded: Qwen3-TTS support is not in this version; serving the embedded engine",
-            models_dir, ", ".join(found),
-        )
-
-
 def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = None) -> Starlette:
     """The app; with no arguments it reads its configuration from the environment (Procfile, uvicorn --factory)."""
     config = config or config_from_env()
-    backend = backend or TTSBackend(engine_threads=config.engine_threads, limits=config.limits)
+    backend = backend or TTSBackend(discover_engines(config), engine_threads=config.engine_threads, limits=config.limits)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        _note_unused_checkpoints(config.models_dir)
         await backend.initialize()
         logger.info("realtime-tts ready: models %s", ", ".join(m.name for m in backend.models()))
         try:
