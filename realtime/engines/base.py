@@ -48,6 +48,7 @@ class EngineChunk:
 
     samples: np.ndarray
     final: bool
+    notice: str | None = None  # something the client should know about this segment (e.g. it was cut short)
 
 
 class CancelFlag:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,6 +68,8 @@ def test_each_mode_streams_a_valid_context(qwen_server: BackgroundServer, case: 
     samples = pcm_samples(audio_bytes(messages))
     assert samples.size == 2 * FRAMES * 1920  # two segments, each bounded to FRAMES codec frames
     assert chunks[0]["duration_ms"] == pytest.approx(160.0)  # the first chunk: two frames
+    notices = [m for m in messages if m["type"] == "notice"]  # random weights never say EOS: each cut is told
+    assert [n["segment"] for n in notices] == [0, 1] and all("bound" in n["message"] for n in notices)
 
 
 def test_default_model_for_a_mode_is_the_installed_checkpoint(qwen_server: BackgroundServer) -> None:
@@ -183,3 +186,30 @@ def test_models_unknown_to_this_server_are_listed_in_the_error(qwen_server: Back
     for name in ("tiny-custom-voice", "tiny-voice-design", "tiny-base", "hibari"):
         assert name in error["message"]
 
+
+
+def test_a_0b6_custom_voice_tells_the_client_it_ignores_instruct(tiny_checkpoints: dict[str, Path], tmp_path: Path) -> None:
+    source = tiny_checkpoints["custom_voice"]
+    small = tmp_path / "small-custom-voice"
+    small.mkdir()
+    for entry in source.iterdir():  # the same weights, presented as a 0.6B checkpoint
+        if entry.name != "config.json":
+            (small / entry.name).symlink_to(entry)
+    config = json.loads((source / "config.json").read_text())
+    (small / "config.json").write_text(json.dumps({**config, "tts_model_size": "0b6"}))
+
+    async def body(url: str) -> list[dict[str, Any]]:
+        wire = await Wire.open(url)
+        try:
+            ready = await wire.start(**_start("custom_voice", model="small-custom-voice", instruct="whisper it"))
+            assert ready["model"] == "small-custom-voice"
+            await wire.send({"type": "context.start", "ctx": "other", "instruct": "shout it"})
+            return await wire.until(lambda m: m.get("type") == "notice" and m.get("ctx") == "other", timeout=TIMEOUT)
+        finally:
+            await wire.close()
+
+    with BackgroundServer(ServerConfig(models_dir=tmp_path, device="cpu", log_level="warning")) as running:
+        messages = run(body(running.url), timeout=TIMEOUT)
+    notices = [m for m in messages if m["type"] == "notice"]
+    assert [n.get("ctx") for n in notices] == [None, "other"]
+    assert all("ignores `instruct`" in n["message"] for n in notices)

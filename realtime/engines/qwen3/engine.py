@@ -189,17 +189,22 @@ class Qwen3Voice(Voice):
             if cancel.is_set:
                 return
             tail = decoder.push(torch.stack(pending)) if pending else np.zeros(0, dtype=np.float32)
-            yield EngineChunk(np.concatenate([tail, decoder.finish()]), final=True)
+            yield EngineChunk(np.concatenate([tail, decoder.finish()]), final=True, notice=self._cut_short(frames.outcome, text))
         finally:
             frames.close()
-        outcome = frames.outcome
-        if outcome is not None and outcome.hit_limit:
-            logger.warning(
-                "%s: no end of speech after %d frames (the bound for %d characters); segment cut there",
-                self._model_name,
-                outcome.frames,
-                len(text),
-            )
+
+    def _cut_short(self, outcome: Any, text: str) -> str | None:
+        """The notice for a segment that hit the frame bound (the model never said it was done)."""
+        if outcome is None or not outcome.hit_limit:
+            return None
+        logger.warning(
+            "%s: no end of speech within the bound of %d frames (%d characters of text); segment cut there",
+            self._model_name, outcome.max_frames, len(text),
+        )
+        return (
+            f"the model did not end this segment within its bound of {outcome.max_frames} frames "
+            f"({outcome.max_frames / 12.5:.1f} s, set by the text length and max_new_tokens); its audio was cut there"
+        )
 
     def close(self) -> None:
         self._lease.release()

@@ -97,6 +97,8 @@ def test_audio_streams_in_a_small_first_chunk_then_larger_ones(engines: dict[str
     assert all(size == CHUNK_FRAMES * SAMPLES_PER_FRAME for size in sizes[1:-1])
     assert sum(sizes) == FRAMES * SAMPLES_PER_FRAME
     assert [chunk.final for chunk in chunks] == [False] * (len(chunks) - 1) + [True]
+    assert chunks[-1].notice is not None and f"{FRAMES} frames" in chunks[-1].notice  # no EOS: the cut is reported
+    assert all(chunk.notice is None for chunk in chunks[:-1])
 
 
 def test_streamed_audio_equals_the_whole_utterance_decode_of_the_same_codes(engines: dict[str, Qwen3Engine]) -> None:
