@@ -52,7 +52,8 @@ const hook = {
   get audio() {
     if (!session) return null;
     const ac = session.audioContext;
-    return { state: ac.state, currentTime: ac.currentTime, sampleRate: ac.sampleRate, peakLevel: session.meter.peakLevel };
+    const { level, peakLevel } = session.meter;
+    return { state: ac.state, currentTime: ac.currentTime, sampleRate: ac.sampleRate, level, peakLevel };
   },
 };
 window.__ttsConsole = hook;
@@ -65,7 +66,6 @@ async function loadLibrary() {
     codec = await import(MSGPACK_URL);
     hook.library = "ok";
   } catch (error) {
-    hook.library = "missing";
     let explanation = "";
     try {
       const response = await fetch(MSGPACK_URL);
@@ -75,6 +75,7 @@ async function loadLibrary() {
     }
     showError(explanation || `The msgpack library could not be loaded from ${MSGPACK_URL}: ${error.message}`);
     $("connect").disabled = true;
+    hook.library = "missing";
   }
 }
 
