@@ -49,6 +49,10 @@ const hook = {
   get underruns() {
     return session ? session.player.underruns : 0;
   },
+  get recordingSeconds() {
+    return recorder.seconds;
+  },
+  referenceBytes: 0,
   get audio() {
     if (!session) return null;
     const ac = session.audioContext;
@@ -402,6 +406,7 @@ async function pickReference(event) {
   const [file] = event.target.files;
   if (!file) return;
   referenceAudio = await readReferenceFile(file);
+  hook.referenceBytes = referenceAudio.length;
   $("ref-status").textContent = `${file.name}, ${(referenceAudio.length / 1024).toFixed(0)} KiB`;
 }
 
@@ -416,6 +421,7 @@ async function toggleRecording() {
     }
     const { bytes, mimeType } = await recorder.stop();
     referenceAudio = bytes;
+    hook.referenceBytes = bytes.length;
     button.textContent = "Record";
     $("ref-status").textContent = `recorded ${mimeType || "audio"}, ${(bytes.length / 1024).toFixed(0)} KiB`;
   } catch (error) {

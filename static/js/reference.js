@@ -10,6 +10,12 @@ export class ReferenceRecorder {
   constructor() {
     this.recorder = null;
     this.chunks = [];
+    this.startedAt = null; // performance.now() when recording began
+  }
+
+  /** Seconds recorded so far (0 when not recording). */
+  get seconds() {
+    return this.recording ? (performance.now() - this.startedAt) / 1000 : 0;
   }
 
   get recording() {
@@ -24,6 +30,7 @@ export class ReferenceRecorder {
       if (event.data.size > 0) this.chunks.push(event.data);
     };
     this.recorder.start();
+    this.startedAt = performance.now();
   }
 
   /** @returns {Promise<{bytes: Uint8Array, mimeType: string}>} */

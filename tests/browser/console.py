@@ -8,12 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, Page, Playwright
+from websockets.sync.client import connect
+
+from realtime.protocol import codec
 
 CHROMIUM = os.environ.get("REALTIME_TTS_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 # Without the networking flags Chromium keeps dialling Google on a closed network and can hang;
-# the autoplay flag stands in for the click a person makes before audio may start.
+# the autoplay flag stands in for the click a person makes before audio may start, and the
+# fake media flags give MediaRecorder a microphone (a beep) without asking.
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -24,6 +28,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--autoplay-policy=no-user-gesture-required",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
 ]
 
 # Generous: five other jobs may share the two cores.
@@ -81,3 +87,14 @@ class ConsolePage:
         path = ARTIFACTS_DIR / name
         self.page.screenshot(path=str(path), full_page=True)
         return path
+
+
+def server_reply(url: str, **fields: Any) -> dict[str, Any]:
+    """The server's answer to this `session.start`, asked directly over the socket: what the page must show.
+
+    Synchronous, because Playwright's sync API owns this thread's event loop.
+    """
+    with connect(url, subprotocols=["tts.v1.msgpack"]) as socket:
+        socket.send(codec.pack({"type": "session.start", **fields}))
+        reply: dict[str, Any] = codec.unpack(socket.recv(timeout=20))
+        return reply

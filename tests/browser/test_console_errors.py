@@ -3,21 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from websockets.sync.client import connect
 
-from realtime.protocol import codec
 from realtime.server import vendor
-from tests.browser.console import ConsolePage
-
-
-def server_refusal(url: str, **fields: object) -> dict:
-    """What the server answers this session.start with, asked directly over the socket.
-
-    (Synchronously: Playwright's sync API owns this thread's event loop.)
-    """
-    with connect(url, subprotocols=["tts.v1.msgpack"]) as socket:
-        socket.send(codec.pack({"type": "session.start", **fields}))
-        return codec.unpack(socket.recv(timeout=20))
+from tests.browser.console import ConsolePage, server_reply
 
 
 @pytest.mark.parametrize(
@@ -29,7 +17,7 @@ def server_refusal(url: str, **fields: object) -> dict:
     ids=["unknown_speaker", "bad_seed"],
 )
 def test_a_bad_config_shows_the_servers_error(server, open_console, form: dict, start: dict) -> None:
-    expected = server_refusal(server.url, **start)
+    expected = server_reply(server.url, **start)
     assert expected["type"] == "error" and expected["fatal"] is True
 
     console: ConsolePage = open_console(server)
