@@ -175,7 +175,7 @@ async function connect() {
     socket,
     audioContext,
     format: start.format ?? "pcm",
-    player: new StreamPlayer(audioContext, analyser, { leadSeconds: JITTER_BUFFER_SECONDS }),
+    player: null,
     meter: new LevelMeter(analyser, $("wave"), $("level")),
     captions: new CaptionTrack($("captions")),
     decoders: new Map(), // ctx -> PcmStreamDecoder
@@ -185,6 +185,10 @@ async function connect() {
     segmentLines: new Map(), // "ctx/segment" -> line
     fatalCode: null,
   };
+  current.player = new StreamPlayer(audioContext, analyser, {
+    leadSeconds: JITTER_BUFFER_SECONDS,
+    onScheduled: (entry) => current.captions.scheduled(entry.ctx, entry.segment, entry.start, entry.start + entry.duration),
+  });
   session = current;
   Object.assign(hook, { state: "connecting", ready: null, closed: null });
   for (const list of [hook.received, hook.lines, hook.errors, hook.done, hook.cancels]) list.length = 0;
@@ -282,6 +286,11 @@ function audio(message) {
     player.play(message.ctx, new Float32Array(0)); // counted as dropped
     return;
   }
+  const line = session.segmentLines.get(`${message.ctx}/${message.segment}`);
+  if (line && line.ttfaMs === null && data.length > 0) {
+    line.ttfaMs = performance.now() - line.sentAt;
+    line.row.cells[2].textContent = `${line.ttfaMs.toFixed(0)} ms`;
+  }
   let decoder = session.decoders.get(message.ctx);
   if (!decoder) {
     decoder = new PcmStreamDecoder(session.format);
@@ -294,19 +303,13 @@ function audio(message) {
     showError(`Audio of ${message.ctx} cannot be played: ${error.message}`);
     return;
   }
-  const entry = player.play(message.ctx, samples, {
+  player.play(message.ctx, samples, {
     seq: message.seq,
     segment: message.segment,
     timestamp_ms: message.timestamp_ms,
     duration_ms: message.duration_ms,
   });
-  if (!entry) return;
-  session.captions.scheduled(message.ctx, message.segment, entry.start, entry.start + entry.duration);
-  const line = session.segmentLines.get(`${message.ctx}/${message.segment}`);
-  if (line && line.ttfaMs === null) {
-    line.ttfaMs = performance.now() - line.sentAt;
-    line.row.cells[2].textContent = `${line.ttfaMs.toFixed(0)} ms`;
-  }
+  if (message.is_last) player.finish(message.ctx);
 }
 
 function done(message) {
@@ -320,6 +323,7 @@ function done(message) {
     }
   }
   session.decoders.delete(message.ctx);
+  session.player.finish(message.ctx);
   if (session.currentCtx === message.ctx) session.currentCtx = null;
   $("effective-seed").textContent = String(message.seed);
   updateButtons();

@@ -1,4 +1,4 @@
-"""Browser fixtures: one headless Chromium for the whole run, a fresh page per test."""
+"""Browser fixtures: one headless Chromium for this package's tests, a fresh page per test."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from realtime.server.run import BackgroundServer
 from tests.browser.console import CHROMIUM, ConsolePage, launch_chromium
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: while Playwright's sync API runs it owns this thread's event loop,
+# so the tests outside this package (which call asyncio.run) must not run before it has stopped.
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Browser]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"no Chromium at {CHROMIUM}: run scripts/setup-browser (or set REALTIME_TTS_CHROMIUM)")

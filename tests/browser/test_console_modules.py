@@ -132,3 +132,51 @@ def test_model_lists_are_read_in_openai_and_plain_shapes(console) -> None:
 def test_offsets_count_code_points_as_the_server_does(console) -> None:
     text = "héllo 👋 世界\n"
     assert run_module(console, "config.js", "return m.codePointLength(arg);", text) == len(text)
+
+
+PLAYER_SCENE = """
+  const ac = new OfflineAudioContext(1, 24000 * 10, 24000);
+  const seen = [];
+  const p = new m.StreamPlayer(ac, ac.destination, {leadSeconds: 0.1, onScheduled: e => seen.push(e.ctx + ':' + e.seq)});
+  const chunk = n => new Float32Array(n).fill(0.1);
+"""
+
+
+def test_player_holds_a_later_stream_until_the_earlier_one_has_all_its_audio(console) -> None:
+    result = run_module(
+        console,
+        "player.js",
+        PLAYER_SCENE
+        + """
+           p.play('a', chunk(2400), {seq: 0});
+           p.play('b', chunk(1200), {seq: 0});      // arrives while 'a' is still streaming
+           const whileHeld = [...seen];
+           p.play('a', chunk(4800), {seq: 1});
+           p.finish('a');
+           p.play('b', chunk(600), {seq: 1});
+           return {whileHeld, seen, frames: p.scheduled.map(e => [e.ctx, e.startFrame, e.frames])};""",
+    )
+    assert result["whileHeld"] == ["a:0"]
+    assert result["seen"] == ["a:0", "a:1", "b:0", "b:1"]
+    assert result["frames"] == [["a", 2400, 2400], ["a", 4800, 4800], ["b", 9600, 1200], ["b", 10800, 600]]
+
+
+def test_player_cancel_drops_held_audio_and_fences_the_stream(console) -> None:
+    result = run_module(
+        console,
+        "player.js",
+        PLAYER_SCENE
+        + """
+           p.play('a', chunk(2400), {seq: 0});
+           p.play('b', chunk(1200), {seq: 0});
+           p.cancel('b');
+           p.finish('a');
+           p.play('b', chunk(1200), {seq: 1});
+           const afterCancel = [...seen];
+           p.cancel('a');
+           return {afterCancel, dropped: p.dropped, fenced: p.isFenced('b'), stopped: p.scheduled.map(e => e.stopped),
+                   active: p.activeSources};""",
+    )
+    assert result["afterCancel"] == ["a:0"]
+    assert result["dropped"] == 1 and result["fenced"] is True
+    assert result["stopped"] == [True] and result["active"] == 0
