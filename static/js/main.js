@@ -32,6 +32,7 @@ const hook = {
   lines: [],
   errors: [],
   done: [],
+  flushed: [], // ctx of every `flushed`
   cancels: [], // {at: performance.now(), scheduledBefore}
   closed: null, // {code, reason}
   get scheduled() {
@@ -191,7 +192,7 @@ async function connect() {
   });
   session = current;
   Object.assign(hook, { state: "connecting", ready: null, closed: null });
-  for (const list of [hook.received, hook.lines, hook.errors, hook.done, hook.cancels]) list.length = 0;
+  for (const list of [hook.received, hook.lines, hook.errors, hook.done, hook.flushed, hook.cancels]) list.length = 0;
   setStatus("connecting", "connecting…");
   socket.onopen = () => send(start);
   socket.onmessage = (event) => {
@@ -235,10 +236,12 @@ function receive(message) {
       return done(message);
     case "cancelled":
       return session.captions.cancel(message.ctx);
+    case "flushed":
+      return hook.flushed.push(message.ctx);
     case "error":
       return serverError(message);
     default:
-      return undefined; // flushed, pong: the log shows them
+      return undefined; // pong: the log shows it
   }
 }
 
@@ -499,6 +502,7 @@ $("settings").addEventListener("submit", (event) => {
 $("disconnect").addEventListener("click", disconnect);
 $("mode").addEventListener("change", showModeFields);
 $("model").addEventListener("change", fillVoiceLists);
+$("token").addEventListener("change", loadModels); // a server with keys lists its models only to a key
 $("ref-file").addEventListener("change", (event) => pickReference(event).catch((error) => showError(error.message)));
 $("ref-record").addEventListener("click", toggleRecording);
 $("line-input").addEventListener("keydown", (event) => {

@@ -108,3 +108,18 @@ def test_a_line_after_end_opens_a_new_stream_heard_after_the_first(server, open_
     assert second[0]["startFrame"] >= first[-1]["startFrame"] + first[-1]["frames"]
     assert [line["ctx"] for line in console.hook("c.lines")] == ["line-1", "line-2"]
     assert all(t is not None and t > 0 for t in console.hook("c.lines.map(l => l.ttfaMs)"))
+
+
+def test_flush_speaks_what_manual_segmentation_buffered(server, open_console) -> None:
+    console = open_console(server)
+    console.connect(selects={"segmentation": "manual"})
+    console.wait("c.state === 'ready'")
+    console.say("Held until the flush.")
+    console.page.click("#flush")
+    console.wait("c.flushed.length === 1")
+
+    assert console.hook("c.flushed") == ["line-1"]
+    assert console.hook("c.captions.map(x => x.text)") == ["Held until the flush."]
+    # `flushed` follows the flushed text's last audio: all of it is in and scheduled.
+    assert console.hook("c.received.filter(m => m.bytes > 0).length") == console.hook("c.scheduled.length") > 0
+    assert console.hook("c.done.length") == 0  # flush does not end the stream
