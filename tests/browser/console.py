@@ -9,6 +9,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, Playwright
 from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 from realtime.protocol import codec
 
@@ -94,7 +95,9 @@ def server_reply(url: str, **fields: Any) -> dict[str, Any]:
 
     Synchronous, because Playwright's sync API owns this thread's event loop.
     """
-    with connect(url, subprotocols=["tts.v1.msgpack"]) as socket:
+    with connect(url, subprotocols=[Subprotocol("tts.v1.msgpack")]) as socket:
         socket.send(codec.pack({"type": "session.start", **fields}))
-        reply: dict[str, Any] = codec.unpack(socket.recv(timeout=20))
+        frame = socket.recv(timeout=20)
+        assert isinstance(frame, bytes), f"a text frame from the server: {frame!r}"
+        reply: dict[str, Any] = codec.unpack(frame)
         return reply

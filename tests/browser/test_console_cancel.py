@@ -28,8 +28,8 @@ def test_cancel_stops_playback_and_nothing_is_scheduled_after_it(paced_server, o
     assert done["reason"] == "cancelled"
     assert done["segments"] < 8, "the stream was over before the cancel: nothing was barged in on"
     assert console.hook("c.scheduled.length") == cancel["scheduledBefore"]
-    assert console.hook("c.scheduled.every(e => e.scheduledAt <= %r)" % cancel["at"])
-    late = console.hook("c.received.filter(m => m.at > %r).length" % cancel["at"])
+    assert console.hook(f"c.scheduled.every(e => e.scheduledAt <= {cancel['at']!r})")
+    late = console.hook(f"c.received.filter(m => m.at > {cancel['at']!r}).length")
     assert console.hook("c.dropped") == late
     assert console.hook("c.activeSources") == 0
     stopped = console.hook("c.scheduled.filter(e => e.stopped).length")

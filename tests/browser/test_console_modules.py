@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import struct
 from typing import Any
 
@@ -29,7 +30,7 @@ def test_wav_decoding_is_the_same_however_the_bytes_are_split(console) -> None:
     samples = (np.sin(np.arange(600) / 7) * 20000).astype("<i2")
     stream = wav_header(16000) + samples.tobytes()
     cuts = [0, 3, 20, 43, 45, 101, 600, len(stream)]  # inside the header, at its end, mid-sample
-    pieces = [list(stream[a:b]) for a, b in zip(cuts, cuts[1:])]
+    pieces = [list(stream[a:b]) for a, b in itertools.pairwise(cuts)]
     decoded = run_module(
         console,
         "pcm.js",

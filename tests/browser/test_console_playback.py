@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -30,7 +31,7 @@ def assert_back_to_back(schedule: list[dict[str, Any]]) -> None:
     assert [entry["seq"] for entry in schedule] == list(range(len(schedule)))
     rate = schedule[0]["sampleRate"]
     first = schedule[0]
-    for before, after in zip(schedule, schedule[1:]):
+    for before, after in itertools.pairwise(schedule):
         assert after["startFrame"] == before["startFrame"] + before["frames"]
         assert after["start"] == pytest.approx(before["start"] + before["duration"], abs=1 / rate)
     for entry in schedule:
