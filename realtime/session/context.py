@@ -211,8 +211,8 @@ class Context:
             self._generating = False
             await stream.aclose()
 
-    def _render(self, pending: PendingAudio) -> dict[str, Any] | None:
-        message = self._audio.render(pending)
+    async def _render(self, pending: PendingAudio) -> dict[str, Any] | None:
+        message = await self._audio.render(pending)
         if message is not None and self._first_audio_at is None and len(pending.samples):
             self._first_audio_at = time.perf_counter()
         return message
