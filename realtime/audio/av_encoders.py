@@ -20,8 +20,7 @@ import av
 import numpy as np
 
 from .encoder_base import StreamEncoder
-from .resample import StreamResampler
-from .samples import float_to_s16le
+from .samples import clean_float, float_to_s16le
 from .sinks import ByteSink
 
 OPUS_SAMPLE_RATES: tuple[int, ...] = (8000, 12000, 16000, 24000, 48000)
@@ -52,7 +51,7 @@ class CodecProfile:
     container_options: dict[str, str] = field(default_factory=dict)
     codec_options: dict[str, str] = field(default_factory=dict)
     bit_rate: Callable[[int], int] | None = None
-    # The rate the codec runs at for a requested rate; the encoder resamples when they differ.
+    # The rate the codec runs at for a requested rate; audio is resampled to it when they differ.
     codec_rate: Callable[[int], int] = lambda rate: rate
     # Frame length in ms for codecs that let us choose it (None: the codec's own).
     frame_ms: int | None = None
@@ -108,13 +107,10 @@ class AvEncoder(StreamEncoder):
         self.format = profile.format
         self._profile = profile
         self.codec_rate = profile.codec_rate(sample_rate)
-        self._resampler = (
-            StreamResampler(sample_rate, self.codec_rate) if self.codec_rate != sample_rate else None
-        )
         self._sink = ByteSink()
         self._container: av.container.OutputContainer | None = None
         self._stream: av.audio.stream.AudioStream | None = None
-        self._time_base = Fraction(1, self.codec_rate)
+        self._time_base = Fraction(1, sample_rate)
         self._pts = 0
 
     def _open(self) -> tuple[av.container.OutputContainer, av.audio.stream.AudioStream]:
@@ -134,32 +130,27 @@ class AvEncoder(StreamEncoder):
 
     def _encode(self, samples: np.ndarray) -> bytes:
         container, stream = self._open()
-        if self._resampler is not None:
-            samples = self._resampler.process(samples)
-        self._encode_frame(container, stream, samples)
+        if samples.size:
+            container.mux(stream.encode(self._frame(samples)))
         return self._sink.take()
 
-    def _encode_frame(
-        self, container: av.container.OutputContainer, stream: av.audio.stream.AudioStream, samples: np.ndarray
-    ) -> None:
-        if samples.size == 0:
-            return
+    def _frame(self, samples: np.ndarray) -> av.AudioFrame:
         if self._profile.sample_format == "s16":
             planes = np.frombuffer(float_to_s16le(samples), dtype="<i2").reshape(1, -1)
         else:
-            planes = np.ascontiguousarray(samples).reshape(1, -1)
+            planes = np.ascontiguousarray(clean_float(samples)).reshape(1, -1)
         frame = av.AudioFrame.from_ndarray(planes, format=self._profile.sample_format, layout="mono")
-        frame.sample_rate = self.codec_rate
+        # At the stream's own rate: when the codec runs at another (Opus), PyAV's encode path
+        # resamples with libswresample, which holds back much less than soxr HQ (about 30 ms here).
+        frame.sample_rate = self.sample_rate
         frame.time_base = self._time_base
         frame.pts = self._pts
         self._pts += samples.size
-        container.mux(stream.encode(frame))
+        return frame
 
     def _finish(self) -> bytes:
         container, stream = self._open()
-        if self._resampler is not None:
-            self._encode_frame(container, stream, self._resampler.finish())
-        container.mux(stream.encode(None))  # the codec's buffered frames and its delay line
+        container.mux(stream.encode(None))  # the resampler's and codec's buffered samples, the delay line
         container.close()  # then the muxer's last page / frame
         return self._sink.take()
 

@@ -13,6 +13,7 @@ import numpy as np
 import soundfile
 
 from .encoder_base import StreamEncoder
+from .samples import clean_float
 from .sinks import AppendOnlySink
 
 
@@ -36,7 +37,7 @@ class VorbisEncoder(StreamEncoder):
     def _encode(self, samples: np.ndarray) -> bytes:
         file = self._open()
         if samples.size:
-            file.write(samples)
+            file.write(clean_float(samples))
         return self._sink.take()
 
     def _finish(self) -> bytes:
