@@ -27,10 +27,13 @@ class Outgoing:
     ctx: Hashable | None
     message: dict[str, Any] | None = None
     render: Callable[[], Awaitable[dict[str, Any] | None]] | None = None
+    # A control message rendered when sent (`done`, whose totals must count every chunk sent
+    # before it, including one the writer is still encoding): never counted or dropped as audio.
+    deferred: bool = False
 
     @property
     def is_audio(self) -> bool:
-        return self.render is not None
+        return self.render is not None and not self.deferred
 
 
 class OutboxClosed(Exception):
