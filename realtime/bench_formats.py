@@ -18,7 +18,7 @@ import asyncio
 import io
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import av
 import numpy as np
@@ -51,13 +51,13 @@ def audible_ms(data: bytes, fmt: str, sample_rate: int) -> float:
     samples, rate = 0, 0
     try:
         if fmt in _RAW_DECODERS:  # bare frames: FFmpeg's parser splits them, no demuxer probing
-            codec = av.CodecContext.create(_RAW_DECODERS[fmt], "r")
+            codec = cast(av.audio.codeccontext.AudioCodecContext, av.CodecContext.create(_RAW_DECODERS[fmt], "r"))
             for packet in [*codec.parse(data), *codec.parse(None)]:
                 for frame in codec.decode(packet):
                     samples, rate = samples + frame.samples, frame.sample_rate
             samples = max(0, samples - _PRIMING_SAMPLES[fmt])
         else:
-            with av.open(io.BytesIO(data), format=_DEMUXERS[fmt]) as container:
+            with av.open(io.BytesIO(data), mode="r", format=_DEMUXERS[fmt]) as container:
                 for frame in container.decode(audio=0):
                     samples, rate = samples + frame.samples, frame.sample_rate
     except (av.error.FFmpegError, ValueError):  # too little arrived yet to decode anything

@@ -121,6 +121,8 @@ class AvEncoder(StreamEncoder):
             if profile.frame_ms is not None:  # a generic AVCodecContext option; PyAV's attribute is read-only
                 options["frame_size"] = str(max(16, self.codec_rate * profile.frame_ms // 1000))
             stream = container.add_stream(profile.codec, rate=self.codec_rate, options=options)
+            if not isinstance(stream, av.audio.stream.AudioStream):
+                raise TypeError(f"{profile.codec} is not an audio codec")
             stream.codec_context.layout = "mono"
             if profile.bit_rate is not None:
                 stream.codec_context.bit_rate = profile.bit_rate(self.sample_rate)

@@ -80,7 +80,7 @@ def decode_vorbis_with_libsndfile(data: bytes) -> tuple[np.ndarray, int]:
 def best_alignment(reference: np.ndarray, decoded: np.ndarray, max_lag: int) -> tuple[float, int]:
     """Highest normalised correlation of `decoded` against `reference` for a decoder delay in [0, max_lag]."""
     best, best_lag = -1.0, 0
-    for lag in range(0, max(0, min(max_lag, decoded.size - 1)) + 1):
+    for lag in range(max(0, min(max_lag, decoded.size - 1)) + 1):
         n = min(reference.size, decoded.size - lag)
         if n <= 0:
             break
