@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from realtime.bench_formats import audible_ms
 from tests.conftest import run
 from tests.server.test_cancel_and_disconnect import LONG_TEXT, check_cancelled_stream
 from tests.support.codecs import (
@@ -23,6 +24,7 @@ from tests.support.codecs import (
     decode,
     decode_at,
     decode_vorbis_with_libsndfile,
+    mp3_frame_samples,
     ogg_pages,
 )
 from tests.support.stream_checks import check_timeline, pcm_samples, synthesize
@@ -163,3 +165,41 @@ def test_end_without_text_closes_an_empty_stream_of_the_format(server, fmt: str)
             assert data == b""  # mp3 and ADTS are bare frames: no audio, no bytes
 
     run(body())
+
+
+def _max_held_ms(fmt: str, rate: int) -> float:
+    """What README's table promises a codec keeps back at a flush (in ms of audio)."""
+    frames = {
+        "flac": 0.020 * rate,  # under one 20 ms block
+        "opus": 0.020 * rate + 0.0065 * rate + 0.01 * rate,  # one 20 ms frame, the pre-skip, resampler slack
+        "mp3": 6 * mp3_frame_samples(rate),  # priming, lookahead, the frame being filled, the muxer's lag
+        "aac": 3 * 1024,  # priming frame, lookahead frame, the frame being filled
+        "ogg": 2.0 * rate,  # up to one Ogg page of about 4 KiB
+    }[fmt]
+    return frames * 1000.0 / rate
+
+
+@pytest.mark.parametrize("rate", [8000, 24000])
+@pytest.mark.parametrize("fmt", CODEC_FORMATS)
+def test_at_flushed_all_but_the_codec_hold_back_is_audible_and_end_drains_it(server, fmt: str, rate: int) -> None:
+    async def body() -> None:
+        wire = await Wire.open(server.url)
+        await wire.start(seed=SEED, format=fmt, sample_rate=rate)
+        await wire.send({"type": "text", "text": TEXT})
+        await wire.send({"type": "flush"})
+        flushed = audio_of(await wire.until(lambda m: m["type"] == "flushed"))
+        await wire.send({"type": "end"})
+        rest = audio_of(await wire.until_done())
+        await wire.close()
+
+        sent_ms = sum(c["duration_ms"] for c in flushed)
+        at_flush = b"".join(c["data"] for c in flushed)
+        held_ms = sent_ms - audible_ms(at_flush, fmt, rate)
+        assert 0 <= held_ms <= _max_held_ms(fmt, rate), (fmt, rate, held_ms)
+        # end drains the rest: nothing new was said, yet everything becomes audible
+        assert [c["duration_ms"] for c in rest] == [0] and rest[0]["is_last"]
+        drained = at_flush + rest[0]["data"]
+        assert audible_ms(drained, fmt, rate) >= sent_ms - 1000.0 / rate
+
+    run(body())
+
