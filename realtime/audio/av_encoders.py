@@ -56,7 +56,7 @@ class CodecProfile:
     # Frame length in ms for codecs that let us choose it (None: the codec's own).
     frame_ms: int | None = None
     # "s16": we quantize exactly as pcm does (lossless flac then equals the pcm stream sample
-    # for sample); "flt": the codec takes the float samples as they are.
+    # for sample); "flt": the codec takes the floats (NaN zeroed, clipped to [-1, 1] as for pcm).
     sample_format: str = "flt"
 
 
