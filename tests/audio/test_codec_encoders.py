@@ -91,6 +91,17 @@ def test_any_chunking_gives_one_stream_of_the_right_length_that_sounds_like_the_
 
 
 @pytest.mark.parametrize("fmt", CODEC_FORMATS)
+def test_a_huge_chunk_at_once(fmt: str) -> None:
+    """Half a minute in one feed: nothing is cut, nothing repeated."""
+    rate = 16000
+    x = speechlike(30.0, rate, seed=2)
+    data, pieces = stream(fmt, rate, [x])
+    check_structure(data, fmt, rate)
+    check_length(data, fmt, rate, x.size)
+    assert len(pieces[0]) > len(pieces[1])  # most of it leaves with the feed, not at close
+
+
+@pytest.mark.parametrize("fmt", CODEC_FORMATS)
 def test_the_correlation_check_fails_on_other_audio(fmt: str) -> None:
     """The similarity check above can fail: the same stream against another signal scores low."""
     rate = 24000
