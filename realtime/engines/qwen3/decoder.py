@@ -9,8 +9,8 @@ from one call to the next produces the whole-utterance samples while frames are 
 generated, without re-decoding any left context:
 
 - causal conv (stride 1): the last `(kernel - 1) * dilation` input samples;
-- transposed conv (kernel K, stride S): the last `ceil(K / S) - 1` input frames, whose
-  overlapping output tail the next call needs;
+- transposed conv (kernel K, stride S): the `K - S` output samples that overlap the next
+  input's (overlap-add tail);
 - transformer layer: the rotated keys and values of the last `window - 1` frames, with the
   absolute positions the full decode would use (rotary offsets stay right);
 - codebook lookup, norms, activations and projections act per frame and carry nothing.
@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 # The official decode's chunking, used when the installed qwen_tts does not tell us
 # (read from `chunked_decode`'s defaults otherwise).
@@ -178,7 +179,8 @@ class _StreamingForward:
                 conv = module.conv
                 kernel, stride = conv.kernel_size[0], conv.stride[0]
                 if (
-                    conv.padding[0] != 0
+                    conv.groups != 1
+                    or conv.padding[0] != 0
                     or conv.output_padding[0] != 0
                     or conv.dilation[0] != 1
                     or module.left_pad != 0
@@ -240,25 +242,38 @@ class _StreamingForward:
 
     @staticmethod
     def _transposed_conv(module: Any, hidden: torch.Tensor, state: _DecoderState) -> torch.Tensor:
-        """Transposed conv: each output block depends on the inputs whose kernels overlap it.
+        """Transposed conv as one matrix product plus overlap-add, with the overlap carried over.
 
-        With `h = ceil(K / S) - 1` previous inputs prepended, outputs `[h*S, (h+n)*S)` equal
-        the full pass's outputs for the n new inputs (the official layer trims the last
-        `K - S` samples; they belong to the next input). Zero history adds nothing, so
-        the first call matches the full pass's start.
+        Input t adds `W^T x_t` (K samples) at output position t*S. Outputs up to the new
+        inputs' end are complete once the previous call's overlapping tail is added; the
+        last `K - S` samples wait for the next call (the official layer trims exactly those
+        at the end of an utterance). Done with the official weights as a plain matmul
+        rather than through `ConvTranspose1d`, whose CPU path costs ~0.2 s per call at the
+        real size whatever the length (it would dominate small pushes); equal to it to
+        float rounding.
         """
         conv = module.conv
         kernel, stride = conv.kernel_size[0], conv.stride[0]
-        context = math.ceil(kernel / stride) - 1
-        count = hidden.shape[-1]
-        if context == 0:
-            return conv(hidden)[..., : count * stride]
-        past = state.history.get(module)
-        if past is None:
-            past = hidden.new_zeros(hidden.shape[0], hidden.shape[1], context)
-        extended = torch.cat([past, hidden], dim=-1)
-        state.history[module] = extended[..., -context:]
-        return conv(extended)[..., context * stride : (context + count) * stride]
+        blocks = math.ceil(kernel / stride)
+        batch, channels_in, count = hidden.shape
+        channels_out = conv.out_channels
+        weight = conv.weight.reshape(channels_in, channels_out * kernel)
+        contributions = torch.matmul(hidden.transpose(1, 2), weight).view(batch, count, channels_out, kernel)
+        if blocks * stride != kernel:
+            contributions = F.pad(contributions, (0, blocks * stride - kernel))
+        summed = hidden.new_zeros(batch, channels_out, (count + blocks - 1) * stride)
+        for block in range(blocks):
+            piece = contributions[..., block * stride : (block + 1) * stride]
+            piece = piece.permute(0, 2, 1, 3).reshape(batch, channels_out, count * stride)
+            summed[..., block * stride : (block + count) * stride] += piece
+        tail = state.history.get(module)
+        if tail is not None:
+            summed[..., : tail.shape[-1]] += tail
+        state.history[module] = summed[..., count * stride :]
+        output = summed[..., : count * stride]
+        if conv.bias is not None:
+            output = output + conv.bias.view(1, channels_out, 1)
+        return output
 
     def _convnext(self, block: Any, hidden: torch.Tensor, state: _DecoderState) -> torch.Tensor:
         """`Qwen3TTSTokenizerV2ConvNeXtBlock.forward` with its depthwise conv streamed."""

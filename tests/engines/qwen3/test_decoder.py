@@ -99,15 +99,22 @@ def random_codes(frames: int, *, seed: int, codebook_size: int = 2048) -> Any:
 def official_decode(speech_tokenizer: Any, codes: Any) -> np.ndarray:
     wavs, sample_rate = speech_tokenizer.decode([{"audio_codes": codes}])
     assert sample_rate == 24000
-    return wavs[0]
+    audio: np.ndarray = wavs[0]
+    assert_audible(audio)
+    return audio
 
 
 def codec_decode(codec: Any, codes: Any) -> np.ndarray:
     """What the official decode runs for one utterance: `chunked_decode` on [1, 16, frames]."""
     with torch.inference_mode():
         audio = codec.chunked_decode(codes.T.unsqueeze(0)).reshape(-1).numpy()
-    assert audio.std() > 0.01 and (np.abs(audio) >= 1).mean() < 0.01  # a reference worth comparing with
+    assert_audible(audio)
     return audio
+
+
+def assert_audible(audio: np.ndarray) -> None:
+    """A reference worth comparing with: not near-silent, not clipped (clamping would hide errors)."""
+    assert audio.std() > 0.01 and (np.abs(audio) >= 1).mean() < 0.01
 
 
 def chunk_sizes(plan: str, total: int) -> list[int]:
