@@ -16,14 +16,9 @@ import pytest
 
 def load_tiny(path: Path) -> Any:
     """A fresh official Qwen3TTSModel from a tiny checkpoint directory (CPU, float32, sdpa)."""
-    import torch
+    from realtime.engines.qwen3.runtime import LoadOptions, load_model
 
-    from realtime.engines.qwen3.runtime import import_qwen_tts
-
-    qwen_tts = import_qwen_tts()
-    return qwen_tts.Qwen3TTSModel.from_pretrained(
-        str(path), device_map="cpu", dtype=torch.float32, attn_implementation="sdpa"
-    )
+    return load_model(path, LoadOptions(device="cpu", dtype="float32", attn_implementation="sdpa"))
 
 
 @pytest.fixture(scope="session")

@@ -100,7 +100,7 @@ def bench_frames(
     seed: int = 0,
 ) -> FrameBench:
     """Measure both paths `repeats` times (after one short warm-up of each) and return medians."""
-    speaker = speaker or sorted(tts.get_supported_speakers() or ["ryan"])[0]
+    speaker = speaker or min(tts.get_supported_speakers() or ["ryan"])
     params = SamplingParams.from_config(tts.generate_defaults)
     _ours(tts, text, speaker, language, params, 2, seed)
     _official(tts, text, speaker, language, params, 2)

@@ -204,7 +204,7 @@ class FrameStream(Iterator[torch.Tensor]):
         """Codebook-0 token from the last position's logits, with the official masks."""
         scores = logits[:, -1, :].to(dtype=torch.float32, copy=True)
         scores = scores.masked_fill(self._suppressed, float("-inf"))
-        if self._history.shape[1] < max(self._min_frames, self._prompt.min_new_tokens):
+        if self._history.shape[1] < self._min_frames:
             scores[:, self._eos] = float("-inf")
         token = sample_next(scores, self._params.talker, self._generator, self._history)
         self._history = torch.cat([self._history, token], dim=1)
@@ -311,6 +311,7 @@ def generate_frames(
     `tts` is the loaded official `Qwen3TTSModel` (or its `.model`); `generator` must live
     on the model's device; `should_stop()` is asked before each talker forward and each
     code-predictor pass; at most `max_frames` frames (see `max_frames_for`), and EOS is
-    not accepted before `min_frames`.
+    not accepted before `min_frames` frames exist (2, the official `min_new_tokens`;
+    `prompt.min_new_tokens` holds the official value).
     """
     return FrameStream(tts, prompt, params, generator, should_stop, max_frames, min_frames)

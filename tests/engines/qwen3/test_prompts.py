@@ -59,14 +59,14 @@ def test_custom_voice_greedy_codes_equal_the_official_call(qwen_models: dict[str
 
 def test_custom_voice_with_instruct_and_dialect_speaker_equals_the_official_call(qwen_models: dict[str, Any]) -> None:  # noqa: F811
     tts = qwen_models["custom_voice"]
-    kwargs = dict(text="Hello world.", speaker="Eric", language="Auto", instruct="Very happy.")
+    kwargs = {"text": "Hello world.", "speaker": "Eric", "language": "Auto", "instruct": "Very happy."}
     official = official_codes(tts, "generate_custom_voice", FRAMES, greedy(tts), **kwargs)
     assert_same_codes(official, our_codes(tts, custom_voice_prompt(tts, **kwargs)))
 
 
 def test_voice_design_greedy_codes_equal_the_official_call(qwen_models: dict[str, Any]) -> None:  # noqa: F811
     tts = qwen_models["voice_design"]
-    kwargs = dict(text=TEXT, instruct="A calm male voice, middle aged, slightly husky.", language="English")
+    kwargs = {"text": TEXT, "instruct": "A calm male voice, middle aged, slightly husky.", "language": "English"}
     official = official_codes(tts, "generate_voice_design", FRAMES, greedy(tts), **kwargs)
     assert_same_codes(official, our_codes(tts, voice_design_prompt(tts, **kwargs)))
 
