@@ -67,7 +67,7 @@ def test_each_mode_streams_a_valid_context(qwen_server: BackgroundServer, case: 
     assert done["type"] == "done" and done["reason"] == "end" and done["segments"] == 2
     samples = pcm_samples(audio_bytes(messages))
     assert samples.size == 2 * FRAMES * 1920  # two segments, each bounded to FRAMES codec frames
-    assert chunks[0]["duration_ms"] == pytest.approx(160.0)  # the first chunk: two frames
+    assert chunks[0]["duration_ms"] == pytest.approx(80.0)  # the first chunk: one frame
     notices = [m for m in messages if m["type"] == "notice"]  # random weights never say EOS: each cut is told
     assert [n["segment"] for n in notices] == [0, 1] and all("bound" in n["message"] for n in notices)
 

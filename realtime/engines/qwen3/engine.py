@@ -3,8 +3,8 @@
 A voice holds a lease on the shared model (loaded on first use by the ModelManager), its
 own seeded generator and, for voice cloning, the clone prompt computed once for the
 context. Each segment is generated frame by frame by our step loop (`frames.py`) and
-decoded by a stateful decoder (`decoder.py`) as the frames come: a small first chunk so
-audio leaves after a couple of frames, then larger ones. Nothing here runs on the event
+decoded by a stateful decoder (`decoder.py`) as the frames come: a one-frame first chunk so
+audio leaves after the first step, then larger ones (`CHUNK_SCHEDULE`). Nothing here runs on the event
 loop; `Voice.close` only drops the lease.
 """
 
@@ -33,8 +33,16 @@ from realtime.protocol.messages import GENERATION_RANGES, VoiceSpec
 logger = logging.getLogger(__name__)
 
 ENGINE_NAME = "qwen3"
-FIRST_CHUNK_FRAMES = 2  # 160 ms of audio: the first chunk leaves after two generation steps
-CHUNK_FRAMES = 6  # 480 ms afterwards: fewer, larger decoder calls once playback has started
+# Frames per audio chunk, chunk after chunk (the last size repeats): the first chunk (80 ms)
+# leaves after one generation step; then each chunk doubles, so the audio sent stays ahead
+# of playback while decoder calls become fewer and larger.
+CHUNK_SCHEDULE = (1, 2, 4, 8)
+
+
+def chunk_frames(index: int) -> int:
+    """Frames in a segment's chunk number `index` (0, 1, ...)."""
+    return CHUNK_SCHEDULE[min(index, len(CHUNK_SCHEDULE) - 1)]
+
 DEFAULT_CAPACITY = 32  # sessions one Qwen3 model takes at once (each context generates in turn)
 
 
@@ -180,12 +188,12 @@ class Qwen3Voice(Voice):
             decoder.prime(self._clone.ref_codes)  # as the official path decodes the reference in front
         try:
             pending: list[torch.Tensor] = []
-            wanted = FIRST_CHUNK_FRAMES
+            chunks = 0
             for frame in frames:
                 pending.append(frame)
-                if len(pending) >= wanted:
+                if len(pending) >= chunk_frames(chunks):
                     yield EngineChunk(decoder.push(torch.stack(pending)), final=False)
-                    pending, wanted = [], CHUNK_FRAMES
+                    pending, chunks = [], chunks + 1
             if cancel.is_set:
                 return
             tail = decoder.push(torch.stack(pending)) if pending else np.zeros(0, dtype=np.float32)

@@ -15,7 +15,7 @@ import pytest
 from realtime.audio.reference import ReferenceAudio
 from realtime.engines.base import CancelFlag, EngineChunk, VoiceRequest
 from realtime.engines.qwen3.checkpoints import read_checkpoint
-from realtime.engines.qwen3.engine import CHUNK_FRAMES, FIRST_CHUNK_FRAMES, Qwen3Engine
+from realtime.engines.qwen3.engine import CHUNK_SCHEDULE, Qwen3Engine, chunk_frames
 from realtime.engines.qwen3.manager import ModelManager, official_loader
 from realtime.engines.qwen3.runtime import LoadOptions
 from realtime.protocol.errors import ErrorCode
@@ -90,12 +90,17 @@ def test_a_0b6_custom_voice_accepts_instruct_with_a_notice(tiny_checkpoints: dic
     shutil.rmtree(small)
 
 
+def test_chunk_schedule_starts_small_and_grows() -> None:
+    assert chunk_frames(0) == 1
+    assert [chunk_frames(i) for i in range(6)] == sorted(chunk_frames(i) for i in range(6))
+    assert chunk_frames(100) == CHUNK_SCHEDULE[-1]
+
+
 def test_audio_streams_in_a_small_first_chunk_then_larger_ones(engines: dict[str, Qwen3Engine]) -> None:
     [chunks] = _speak(engines["custom_voice"], _spec(), seed=1, texts=["Hello there, streaming world."])
-    sizes = [len(chunk.samples) for chunk in chunks]
-    assert sizes[0] == FIRST_CHUNK_FRAMES * SAMPLES_PER_FRAME
-    assert all(size == CHUNK_FRAMES * SAMPLES_PER_FRAME for size in sizes[1:-1])
-    assert sum(sizes) == FRAMES * SAMPLES_PER_FRAME
+    sizes = [len(chunk.samples) // SAMPLES_PER_FRAME for chunk in chunks]
+    assert sizes == [1, 2, 4, 2]  # the schedule, then what is left of the FRAMES when the bound stops it
+    assert sum(len(chunk.samples) for chunk in chunks) == FRAMES * SAMPLES_PER_FRAME
     assert [chunk.final for chunk in chunks] == [False] * (len(chunks) - 1) + [True]
     assert chunks[-1].notice is not None and f"{FRAMES} frames" in chunks[-1].notice  # no EOS: the cut is reported
     assert all(chunk.notice is None for chunk in chunks[:-1])
@@ -160,8 +165,8 @@ def test_cancel_stops_generation_within_a_chunk(engines: dict[str, Qwen3Engine])
     cancel.set()
     rest = list(stream)
     voice.close()
-    assert len(first.samples) == FIRST_CHUNK_FRAMES * SAMPLES_PER_FRAME
-    assert sum(len(chunk.samples) for chunk in rest) <= CHUNK_FRAMES * SAMPLES_PER_FRAME
+    assert len(first.samples) == chunk_frames(0) * SAMPLES_PER_FRAME
+    assert sum(len(chunk.samples) for chunk in rest) <= chunk_frames(1) * SAMPLES_PER_FRAME  # at most the chunk in progress
     assert not any(chunk.final for chunk in rest)
 
 
