@@ -125,6 +125,8 @@ class FrameStream(Iterator[torch.Tensor]):
         self._max_frames = max_frames
         self._min_frames = max(min_frames, 0)
         self._device = prompt.inputs_embeds.device
+        if generator.device.type != self._device.type:
+            raise ValueError(f"the generator is on {generator.device}, the model on {self._device}: use make_generator(seed, device)")
         vocab = int(self._talker.config.vocab_size)
         self._suppressed = torch.zeros(vocab, dtype=torch.bool, device=self._device)
         if prompt.suppress_tokens:

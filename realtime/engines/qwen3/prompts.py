@@ -15,7 +15,10 @@ fast tokenizer behind the official processor is not safe to call from several th
 
 `ClonePrompt` is the voice-clone reference (speaker x-vector, and for ICL the reference
 codes and text), computed once per context by the official `create_voice_clone_prompt`
-and reused for every segment.
+and reused for every segment. For ICL the official `generate_voice_clone` decodes
+`ref_codes` followed by the generated codes and cuts the reference's share of the audio
+off the front: a streaming decoder primed with `ref_codes` (their audio discarded) gives
+the generated frames the same left context.
 """
 
 from __future__ import annotations

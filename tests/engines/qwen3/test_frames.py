@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -140,6 +141,12 @@ def test_should_stop_is_asked_between_the_talker_and_the_code_predictor(
     stream = generate_frames(tts, prompt, sampled, make_generator(5), lambda: next(answers), max_frames=FRAMES)
     assert list(stream) == []
     assert stream.outcome is not None and stream.outcome.reason == "stopped" and stream.outcome.frames == 0
+
+
+def test_a_generator_on_another_device_is_refused_at_once(tts: Any, prompt: TalkerPrompt, sampled: SamplingParams) -> None:
+    elsewhere = replace(prompt, inputs_embeds=prompt.inputs_embeds.to("meta"))  # as if the model were not on the CPU
+    with pytest.raises(ValueError, match="make_generator"):
+        generate_frames(tts, elsewhere, sampled, make_generator(0), never, max_frames=FRAMES)
 
 
 def test_close_ends_the_stream(tts: Any, prompt: TalkerPrompt, sampled: SamplingParams) -> None:

@@ -88,7 +88,7 @@ def test_processing_equals_transformers_processors_in_their_order() -> None:
             processors.append(TopKLogitsWarper(top_k))
         if top_p < 1.0:
             processors.append(TopPLogitsWarper(top_p))
-        expected = processors(history, logits.clone())
+        expected = processors(history, logits.clone())  # type: ignore[arg-type]
         assert torch.equal(process_logits(logits, params, history), expected), (temperature, top_k, top_p)
 
 
