@@ -43,6 +43,8 @@ def _add_serve(subparsers: Any) -> None:
     serve.add_argument("--allowed-origin", action="append", dest="allowed_origins", help="allowed browser Origin (repeatable)")
     serve.add_argument("--engine-threads", type=int, help="worker threads running the engine")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--ref-audio-dir", type=Path,
+                       help=f"let HTTP clients name reference audio files in this directory ({ENV_PREFIX}REF_AUDIO_DIR)")
     limits = serve.add_argument_group("limits (echoed to clients in session.ready)")
     for f in fields(Limits):
         kind = type(getattr(Limits(), f.name))
@@ -55,7 +57,7 @@ def config_from_args(args: argparse.Namespace, base: ServerConfig | None = None)
     config = base or config_from_env()
     changes = {
         name: getattr(args, name)
-        for name in ("host", "port", "models_dir", "engine_threads", "log_level")
+        for name in ("host", "port", "models_dir", "engine_threads", "log_level", "ref_audio_dir")
         if getattr(args, name) is not None
     }
     if args.api_keys:

@@ -44,6 +44,7 @@ class ServerConfig:
     allowed_origins: tuple[str, ...] = ()
     engine_threads: int = 2
     log_level: str = "info"
+    ref_audio_dir: Path | None = None  # HTTP `ref_audio: "file:<name>"` reads only here; None: never
 
     def with_limits(self, **changes: Any) -> ServerConfig:
         return replace(self, limits=replace(self.limits, **changes))
@@ -91,4 +92,5 @@ def config_from_env(env: Mapping[str, str] | None = None) -> ServerConfig:
         allowed_origins=_split_list(env.get(ENV_PREFIX + "ALLOWED_ORIGINS", "")),
         engine_threads=int(env.get(ENV_PREFIX + "ENGINE_THREADS", base.engine_threads)),
         log_level=env.get(ENV_PREFIX + "LOG_LEVEL", base.log_level),
+        ref_audio_dir=Path(env[ENV_PREFIX + "REF_AUDIO_DIR"]) if env.get(ENV_PREFIX + "REF_AUDIO_DIR") else None,
     )
