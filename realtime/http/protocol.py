@@ -127,15 +127,15 @@ def _read_speed(body: _Body) -> float:
 def decode_reference(value: str, max_bytes: int) -> tuple[bytes | None, str | None, Problem | None]:
     """`ref_audio` as text: base64, a base64 data URI, or `file:<name>`; (audio, file name, problem)."""
     text = value.strip()
+    if re.match(r"^[a-z][a-z0-9+.-]*://", text, re.I):
+        return None, None, Problem(
+            "ref_audio", "URLs are not fetched; send the audio itself as base64 or a data URI"
+        )
     if text.lower().startswith(FILE_PREFIX):
         name = text[len(FILE_PREFIX):].strip()
         if not name:
             return None, None, Problem("ref_audio", "file: needs a file name")
         return None, name, None
-    if re.match(r"^[a-z][a-z0-9+.-]*://", text, re.I):
-        return None, None, Problem(
-            "ref_audio", "URLs are not fetched; send the audio itself as base64 or a data URI"
-        )
     if text.lower().startswith("data:"):
         match = _DATA_URI.match(text)
         if match is None or not match.group("b64"):
