@@ -108,7 +108,7 @@ async def _voice_spec(request: Request, speech: SpeechRequest, problems: list[Pr
     if speech.ref_audio_file is not None:
         try:
             ref_audio = await asyncio.to_thread(
-                read_reference_file, state.config.ref_audio_dir, speech.ref_audio_file, backend.limits.max_reference_bytes
+                read_reference_file, state.config.ref_audio_dir, speech.ref_audio_file, state.config.limits.max_reference_bytes
             )
         except ApiError as exc:
             problems.append(Problem("ref_audio", exc.message, exc.status, exc.code))
@@ -118,7 +118,7 @@ async def _voice_spec(request: Request, speech: SpeechRequest, problems: list[Pr
     fields = socket_voice_fields(
         model=model, speaker=speaker, instructions=speech.instructions, ref_audio=ref_audio, passed=speech.voice_fields
     )
-    spec, field_errors = parse_voice(fields, max_reference_bytes=backend.limits.max_reference_bytes)
+    spec, field_errors = parse_voice(fields, max_reference_bytes=state.config.limits.max_reference_bytes)
     _add_new(problems, field_errors)
     if problems and not any(p.param == "mode" for p in problems):
         # Also what the model would say (cheap, no I/O), so one error names every problem.
@@ -199,7 +199,7 @@ async def create_speech(request: Request) -> Response:
         backend: TTSBackend = state.backend
         if not backend.ready:
             raise ApiError(503, "the server is still loading its models", "not_ready", headers={"Retry-After": "1"})
-        limits = backend.limits
+        limits = state.config.limits  # the same limits the socket applies
         body = await read_json(request, max_body_bytes(limits.max_reference_bytes, limits.max_text_chars))
         speech, problems = parse_speech_request(
             body, max_input_chars=limits.max_text_chars, max_reference_bytes=limits.max_reference_bytes

@@ -147,8 +147,9 @@ def test_client_leaving_stops_generation_and_frees_the_slot(counting_server) -> 
         json={"model": COUNTING_MODEL, "voice": "tick", "input": LONG_TEXT, "response_format": "pcm"},
     ) as response:
         assert response.status_code == 200
-        next(response.iter_raw())
-    # The connection is closed: the engine must stop within a step, long before its 80 steps.
+        chunks = response.iter_raw()
+        next(chunks)
+    # Leaving the block closes the connection: the engine must stop within a step, long before its 80 steps.
 
     async def steady() -> int:
         return (await wait_until_steady(lambda: counters.produced))[0]
@@ -182,8 +183,9 @@ def test_client_leaving_while_nothing_is_sent_is_noticed_at_once(paced_server) -
               "response_format": "pcm"},
     ) as response:
         assert response.status_code == 200
-        next(response.iter_raw())  # the first segment; the second is PACE_S away
-        left_at = time.monotonic()
+        chunks = response.iter_raw()
+        next(chunks)  # the first segment; the second is PACE_S away
+    left_at = time.monotonic()  # the connection is closed here
     while scrape(paced_server, "realtime_tts_sessions_active", transport="http") != 0:
         assert time.monotonic() - left_at < PACE_S / 2, "the server only noticed at its next write"
         time.sleep(0.02)
