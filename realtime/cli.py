@@ -3,6 +3,7 @@
     realtime-tts serve --port 8000            # the server, on the embedded engine unless models are installed
     realtime-tts say "Hello there." -o hello.wav
     realtime-tts bench                        # time to first audio, server overhead, concurrency
+    realtime-tts make-checkpoints --out models --size tiny   # random Qwen3-TTS checkpoints for tests
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from realtime.config import ENV_PREFIX, Limits, ServerConfig, config_from_env
+from realtime.config import ATTN_IMPLEMENTATIONS, DTYPES, ENV_PREFIX, Limits, ServerConfig, check_device, config_from_env
 
 DEFAULT_URL = "ws://127.0.0.1:8000/v1/realtime"
 # The file extensions `say` understands, and the format it asks the server for.
@@ -43,6 +44,12 @@ def _add_serve(subparsers: Any) -> None:
     serve.add_argument("--allowed-origin", action="append", dest="allowed_origins", help="allowed browser Origin (repeatable)")
     serve.add_argument("--engine-threads", type=int, help="worker threads running the engine")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    qwen = serve.add_argument_group("Qwen3-TTS models (need `scripts/setup qwen`)")
+    qwen.add_argument("--device", type=_device, help=f"cpu, cuda, cuda:N or auto (default auto; {ENV_PREFIX}DEVICE)")
+    qwen.add_argument("--dtype", choices=DTYPES, help=f"weights dtype; auto: bfloat16 on a GPU, float32 on the CPU ({ENV_PREFIX}DTYPE)")
+    qwen.add_argument("--attn-implementation", choices=ATTN_IMPLEMENTATIONS, help=f"attention kernel (default sdpa; {ENV_PREFIX}ATTN_IMPLEMENTATION)")
+    qwen.add_argument("--model-idle-unload-s", type=float, metavar="SECONDS",
+                      help=f"unload a model unused this long; 0 never (default 300; {ENV_PREFIX}MODEL_IDLE_UNLOAD_S)")
     serve.add_argument("--ref-audio-dir", type=Path,
                        help=f"let HTTP clients name reference audio files in this directory ({ENV_PREFIX}REF_AUDIO_DIR)")
     limits = serve.add_argument_group("limits (echoed to clients in session.ready)")
@@ -52,12 +59,20 @@ def _add_serve(subparsers: Any) -> None:
                             help=f"default {getattr(Limits(), f.name)}; {ENV_PREFIX}{f.name.upper()}")
 
 
+def _device(value: str) -> str:
+    try:
+        return check_device(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def config_from_args(args: argparse.Namespace, base: ServerConfig | None = None) -> ServerConfig:
     """Command-line options over the environment over the defaults."""
     config = base or config_from_env()
     changes = {
         name: getattr(args, name)
-        for name in ("host", "port", "models_dir", "engine_threads", "log_level", "ref_audio_dir")
+        for name in ("host", "port", "models_dir", "engine_threads", "log_level",
+                     "device", "dtype", "attn_implementation", "model_idle_unload_s", "ref_audio_dir")
         if getattr(args, name) is not None
     }
     if args.api_keys:
@@ -137,11 +152,18 @@ def main(argv: list[str] | None = None) -> int:
     _add_serve(subparsers)
     _add_say(subparsers)
     subparsers.add_parser("bench", help="benchmark time to first audio and concurrency", add_help=False)
+    subparsers.add_parser(
+        "make-checkpoints", help="build random Qwen3-TTS checkpoints for tests (needs `scripts/setup qwen`)", add_help=False
+    )
     args, rest = parser.parse_known_args(argv)
     if args.command == "bench":
         from realtime import bench
 
         return bench.main(rest)
+    if args.command == "make-checkpoints":
+        from realtime.engines.qwen3 import build
+
+        return build.main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "serve":

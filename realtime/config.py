@@ -44,10 +44,33 @@ class ServerConfig:
     allowed_origins: tuple[str, ...] = ()
     engine_threads: int = 2
     log_level: str = "info"
+    # Qwen3-TTS models: where and how they load, and when an unused one is unloaded (0: never).
+    device: str = "auto"  # cpu, cuda, cuda:N or auto
+    dtype: str = "auto"  # float32, bfloat16, float16 or auto (bfloat16 on a GPU, float32 on the CPU)
+    attn_implementation: str = "sdpa"  # sdpa, eager or flash_attention_2
+    model_idle_unload_s: float = 300.0
     ref_audio_dir: Path | None = None  # HTTP `ref_audio: "file:<name>"` reads only here; None: never
 
     def with_limits(self, **changes: Any) -> ServerConfig:
         return replace(self, limits=replace(self.limits, **changes))
+
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+ATTN_IMPLEMENTATIONS = ("sdpa", "eager", "flash_attention_2")
+
+
+def check_device(value: str) -> str:
+    """`cpu`, `cuda`, `cuda:N` or `auto`; anything else is a ValueError."""
+    if value in ("auto", "cpu", "cuda") or (value.startswith("cuda:") and value[5:].isdigit()):
+        return value
+    raise ValueError(f"device {value!r} is not one of cpu, cuda, cuda:N, auto")
+
+
+def _env_choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = env.get(ENV_PREFIX + name, default).strip()
+    if value not in allowed:
+        raise ValueError(f"{ENV_PREFIX}{name}={value!r} is not one of {', '.join(allowed)}")
+    return value
 
 
 def _split_list(value: str) -> tuple[str, ...]:
@@ -93,4 +116,25 @@ def config_from_env(env: Mapping[str, str] | None = None) -> ServerConfig:
         engine_threads=int(env.get(ENV_PREFIX + "ENGINE_THREADS", base.engine_threads)),
         log_level=env.get(ENV_PREFIX + "LOG_LEVEL", base.log_level),
         ref_audio_dir=Path(env[ENV_PREFIX + "REF_AUDIO_DIR"]) if env.get(ENV_PREFIX + "REF_AUDIO_DIR") else None,
+        **_model_options_from_env(env, base),
     )
+
+
+def _model_options_from_env(env: Mapping[str, str], base: ServerConfig) -> dict[str, Any]:
+    """REALTIME_TTS_DEVICE, _DTYPE, _ATTN_IMPLEMENTATION, _MODEL_IDLE_UNLOAD_S."""
+    device = env.get(ENV_PREFIX + "DEVICE", base.device).strip()
+    try:
+        check_device(device)
+    except ValueError as exc:
+        raise ValueError(f"{ENV_PREFIX}DEVICE: {exc}") from exc
+    raw_idle = env.get(ENV_PREFIX + "MODEL_IDLE_UNLOAD_S", "").strip()
+    try:
+        idle = float(raw_idle) if raw_idle else base.model_idle_unload_s
+    except ValueError as exc:
+        raise ValueError(f"{ENV_PREFIX}MODEL_IDLE_UNLOAD_S={raw_idle!r} is not a number of seconds") from exc
+    return {
+        "device": device,
+        "dtype": _env_choice(env, "DTYPE", DTYPES, base.dtype),
+        "attn_implementation": _env_choice(env, "ATTN_IMPLEMENTATION", ATTN_IMPLEMENTATIONS, base.attn_implementation),
+        "model_idle_unload_s": idle,
+    }

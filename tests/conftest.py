@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -44,3 +45,15 @@ def make_server() -> Iterator[Callable[..., BackgroundServer]]:
     yield factory
     for running in started:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Three tiny random Qwen3-TTS checkpoints (base, custom_voice, voice_design), built once per session.
+
+    The directories are named tiny-base, tiny-custom-voice and tiny-voice-design (valid model
+    names) and live side by side, so their parent works as a `models_dir`.
+    """
+    from tests.support.qwen_checkpoints import build_tiny_checkpoints
+
+    return build_tiny_checkpoints(tmp_path_factory.mktemp("qwen3-models"))

@@ -53,3 +53,40 @@ def test_command_line_options_win_over_the_environment() -> None:
 def test_cli_requires_a_command(capsys) -> None:
     with pytest.raises(SystemExit):
         main([])
+
+
+def test_model_options_come_from_the_environment() -> None:
+    config = config_from_env({"REALTIME_TTS_DEVICE": "cuda:1", "REALTIME_TTS_DTYPE": "bfloat16",
+                              "REALTIME_TTS_ATTN_IMPLEMENTATION": "eager", "REALTIME_TTS_MODEL_IDLE_UNLOAD_S": "30"})
+    assert (config.device, config.dtype, config.attn_implementation, config.model_idle_unload_s) == (
+        "cuda:1", "bfloat16", "eager", 30.0)
+    defaults = config_from_env({})
+    assert (defaults.device, defaults.dtype, defaults.attn_implementation) == ("auto", "auto", "sdpa")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("DEVICE", "gpu"), ("DEVICE", "cuda:one"), ("DTYPE", "int4"), ("ATTN_IMPLEMENTATION", "fast"),
+     ("MODEL_IDLE_UNLOAD_S", "soon")],
+)
+def test_a_bad_model_option_in_the_environment_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=f"REALTIME_TTS_{name}"):
+        config_from_env({f"REALTIME_TTS_{name}": value})
+
+
+def test_model_options_on_the_command_line_win_and_are_checked(capsys) -> None:
+    import argparse
+
+    from realtime.cli import _add_serve
+
+    parser = argparse.ArgumentParser()
+    _add_serve(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["serve", "--device", "cpu", "--dtype", "float16", "--attn-implementation", "eager",
+                              "--model-idle-unload-s", "0"])
+    config = config_from_args(args, ServerConfig(device="cuda", model_idle_unload_s=5))
+    assert (config.device, config.dtype, config.attn_implementation, config.model_idle_unload_s) == (
+        "cpu", "float16", "eager", 0.0)
+    for bad in (["--device", "tpu"], ["--dtype", "int8"], ["--attn-implementation", "fast"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["serve", *bad])
+    assert "tpu" in capsys.readouterr().err
