@@ -53,36 +53,27 @@ def _defaults(backend: TTSBackend, info: ModelInfo) -> list[str]:
     return [mode for mode in info.modes if backend.default_model(mode) == info.name]
 
 
-async def _guarded(request: Request) -> TTSBackend:
+def _guarded(request: Request) -> TTSBackend:
     check_access(request.headers, request.app.state.access)
     return request.app.state.backend
 
 
 async def list_models(request: Request) -> Response:
-    try:
-        backend = await _guarded(request)
-    except ApiError as error:
-        return error.response()
+    backend = _guarded(request)
     data = [model_entry(info, _defaults(backend, info)) for info in backend.models()]
     return JSONResponse({"object": "list", "data": data})
 
 
 async def get_model(request: Request) -> Response:
-    try:
-        backend = await _guarded(request)
-        name = request.path_params["model"]
-        info = next((i for i in backend.models() if i.name == name), None)
-        if info is None:
-            served = ", ".join(i.name for i in backend.models())
-            raise ApiError(404, f"unknown model {name!r}; this server serves: {served}", "model_not_found", "model")
-    except ApiError as error:
-        return error.response()
+    backend = _guarded(request)
+    name = request.path_params["model"]
+    info = next((i for i in backend.models() if i.name == name), None)
+    if info is None:
+        served = ", ".join(i.name for i in backend.models())
+        raise ApiError(404, f"unknown model {name!r}; this server serves: {served}", "model_not_found", "model")
     return JSONResponse(model_entry(info, _defaults(backend, info)))
 
 
 async def list_voices(request: Request) -> Response:
-    try:
-        backend = await _guarded(request)
-    except ApiError as error:
-        return error.response()
+    backend = _guarded(request)
     return JSONResponse({"object": "list", "data": [voices_entry(info) for info in backend.models()]})

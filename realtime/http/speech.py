@@ -153,18 +153,23 @@ def _sse(event: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
 
 
+def _generation_failed(exc: GenerationError) -> ApiError:
+    return ApiError(500, f"generation failed: {exc}", "generation_failed")
+
+
 async def _sse_events(
-    first: bytes, rest: AsyncIterator[bytes], speech: SpeechRequest, voice: VoiceRequest, stats: StreamStats
+    pieces: AsyncIterator[bytes], speech: SpeechRequest, voice: VoiceRequest, stats: StreamStats
 ) -> AsyncGenerator[bytes, None]:
     """OpenAI's speech events: `speech.audio.delta` (base64 audio) per piece, then `speech.audio.done`."""
+    started = False
     try:
-        if first:
-            yield _sse({"type": "speech.audio.delta", "audio": base64.b64encode(first).decode()})
-        async for piece in rest:
+        async for piece in pieces:
+            started = True
             yield _sse({"type": "speech.audio.delta", "audio": base64.b64encode(piece).decode()})
     except GenerationError as exc:
-        error = ApiError(500, f"generation failed: {exc}", "generation_failed")
-        yield _sse({"type": "error", **error.body()})
+        if not started:
+            raise _generation_failed(exc) from exc
+        yield _sse({"type": "error", **_generation_failed(exc).body()})
         return
     yield _sse(
         {
@@ -180,72 +185,63 @@ async def _sse_events(
     )
 
 
-async def _raw_body(first: bytes, rest: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
-    if first:
-        yield first
+async def _raw_body(pieces: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
+    started = False
     try:
-        async for piece in rest:
+        async for piece in pieces:
+            started = True
             yield piece
     except GenerationError as exc:
+        if not started:
+            raise _generation_failed(exc) from exc
         raise StreamFailed(str(exc)) from exc
 
 
 async def create_speech(request: Request) -> Response:
+    """Judge the request whole, take a slot, bind the voice, then stream (see RacingStreamingResponse)."""
     state = request.app.state
     metrics: Metrics = state.metrics
-    lease: _Lease | None = None
+    check_access(request.headers, state.access)
+    backend: TTSBackend = state.backend
+    if not backend.ready:
+        raise ApiError(503, "the server is still loading its models", "not_ready", headers={"Retry-After": "1"})
+    limits = state.config.limits  # the same limits the socket applies
+    body = await read_json(request, max_body_bytes(limits.max_reference_bytes, limits.max_text_chars))
+    speech, problems = parse_speech_request(
+        body, max_input_chars=limits.max_text_chars, max_reference_bytes=limits.max_reference_bytes
+    )
+    if speech is None:
+        raise combine(problems)
+    problems.extend(_check_format(speech))
+    spec = await _voice_spec(request, speech, problems)
+    if problems:
+        raise combine(problems)
+    lease = _Lease(request)
     try:
-        check_access(request.headers, state.access)
-        backend: TTSBackend = state.backend
-        if not backend.ready:
-            raise ApiError(503, "the server is still loading its models", "not_ready", headers={"Retry-After": "1"})
-        limits = state.config.limits  # the same limits the socket applies
-        body = await read_json(request, max_body_bytes(limits.max_reference_bytes, limits.max_text_chars))
-        speech, problems = parse_speech_request(
-            body, max_input_chars=limits.max_text_chars, max_reference_bytes=limits.max_reference_bytes
-        )
-        if speech is None:
-            raise combine(problems)
-        problems.extend(_check_format(speech))
-        spec = await _voice_spec(request, speech, problems)
-        if problems:
-            raise combine(problems)
-        lease = _Lease(request)
         voice = await _prepare(backend, spec)
-        stats = StreamStats(started=time.perf_counter())
-        plan = OutputPlan(speech.response_format, speech.sample_rate, speech.speed, limits.max_segment_chars)
-        pieces = encoded_speech(backend, voice, speech.input, plan, stats)
-        try:
-            first = await anext(pieces, b"")
-        except GenerationError as exc:
-            await pieces.aclose()
-            raise ApiError(500, f"generation failed: {exc}", "generation_failed") from exc
-        headers = {
-            "X-Seed": str(voice.seed),
-            "X-Model": voice.model,
-            "X-Sample-Rate": str(speech.sample_rate),
-            "Cache-Control": "no-store",
-        }
-        if voice.spec.speaker:
-            headers["X-Speaker"] = voice.spec.speaker
-        if speech.stream_format == "sse":
-            body_stream = _sse_events(first, pieces, speech, voice, stats)
-            media_type = SSE_MEDIA_TYPE
-        else:
-            body_stream = _raw_body(first, pieces)
-            media_type = MEDIA_TYPES.get(speech.response_format, "application/octet-stream")
-        held = lease
+    except BaseException:
+        lease.release()
+        raise
+    stats = StreamStats(started=time.perf_counter())
+    plan = OutputPlan(speech.response_format, speech.sample_rate, speech.speed, limits.max_segment_chars)
+    pieces = encoded_speech(backend, voice, speech.input, plan, stats)
+    if speech.stream_format == "sse":
+        body_stream, media_type = _sse_events(pieces, speech, voice, stats), SSE_MEDIA_TYPE
+    else:
+        body_stream, media_type = _raw_body(pieces), MEDIA_TYPES.get(speech.response_format, "application/octet-stream")
+    headers = {"X-Seed": str(voice.seed), "X-Model": voice.model, "X-Sample-Rate": str(speech.sample_rate),
+               "Cache-Control": "no-store"}
+    if voice.spec.speaker:
+        headers["X-Speaker"] = voice.spec.speaker
 
-        def finished() -> None:
-            held.release()
-            metrics.stream_done("http", stats.first_audio_s, stats.rtf, stats.audio_s)
+    def finished() -> None:
+        lease.release()
+        metrics.stream_done("http", stats.first_audio_s, stats.rtf, stats.audio_s)
 
-        lease = None  # the response owns it now
-        return RacingStreamingResponse(body_stream, media_type=media_type, headers=headers, on_close=finished)
-    except ApiError as error:
-        metrics.error("http", error.status, error.code)
-        return error.response()
-    finally:
-        if lease is not None:
-            lease.release()
-
+    return RacingStreamingResponse(
+        body_stream,
+        media_type=media_type,
+        headers=headers,
+        on_close=finished,
+        on_error=lambda error: metrics.error("http", error.status, error.code),
+    )

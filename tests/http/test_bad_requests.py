@@ -202,8 +202,10 @@ def test_missing_ref_text_is_named(cloning_server) -> None:
 faulty_server = server_fixture(backend=lambda: TTSBackend([FaultyEngine(threads=1)], engine_threads=1))
 
 
-def test_failure_before_the_first_audio_is_a_500(faulty_server) -> None:
-    response = post_speech(faulty_server, body(model=FAULTY_MODEL_NAME, input=f"{FAIL_MARK} at once."))
+@pytest.mark.parametrize("stream_format", ["audio", "sse"])
+def test_failure_before_the_first_audio_is_a_500(faulty_server, stream_format: str) -> None:
+    request = body(model=FAULTY_MODEL_NAME, input=f"{FAIL_MARK} at once.", stream_format=stream_format)
+    response = post_speech(faulty_server, request)
     error = check(response, 500, None, "generation_failed")
     assert error["type"] == "server_error"
 

@@ -189,3 +189,14 @@ def test_client_leaving_while_nothing_is_sent_is_noticed_at_once(paced_server) -
     while scrape(paced_server, "realtime_tts_sessions_active", transport="http") != 0:
         assert time.monotonic() - left_at < PACE_S / 2, "the server only noticed at its next write"
         time.sleep(0.02)
+
+
+def test_client_leaving_before_the_first_audio_is_noticed_at_once(paced_server) -> None:
+    """The wait for the first audio is raced against the disconnect as well."""
+    request = {"model": PACED_MODEL_NAME, "voice": "heart", "input": "Hello there.", "response_format": "pcm"}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(paced_server.http_url + SPEECH, json=request, timeout=httpx.Timeout(30, read=0.3))
+    left_at = time.monotonic()
+    while scrape(paced_server, "realtime_tts_sessions_active", transport="http") != 0:
+        assert time.monotonic() - left_at < PACE_S / 2, "the server went on waiting for the first audio"
+        time.sleep(0.02)
