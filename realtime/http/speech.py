@@ -10,11 +10,9 @@ audio, so a failure before it is an ordinary HTTP error; after it, a raw stream 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
@@ -22,12 +20,13 @@ from starlette.responses import Response
 
 from realtime.audio.encoders import UnsupportedFormatError, create_encoder
 from realtime.backend.backend import TTSBackend, draw_seed
-from realtime.engines.base import GenerationError, VoiceRequest
+from realtime.engines.base import VoiceRequest
 from realtime.http.access import check_access
+from realtime.http.bodies import MEDIA_TYPES, SSE_MEDIA_TYPE, raw_body, sse_events
 from realtime.http.errors import ApiError, Problem, combine, problem_from_field
 from realtime.http.protocol import SpeechRequest, parse_speech_request
 from realtime.http.references import read_reference_file
-from realtime.http.streaming import RacingStreamingResponse, StreamFailed
+from realtime.http.streaming import RacingStreamingResponse
 from realtime.http.synthesis import OutputPlan, StreamStats, encoded_speech
 from realtime.http.voices import resolve_model, resolve_speaker, socket_voice_fields
 from realtime.metrics import Metrics
@@ -37,16 +36,6 @@ from realtime.protocol.messages import MODES, VoiceSpec, parse_voice
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 1
-MEDIA_TYPES = {
-    "pcm": "audio/pcm",
-    "wav": "audio/wav",
-    "mp3": "audio/mpeg",
-    "opus": "audio/ogg; codecs=opus",
-    "ogg": "audio/ogg; codecs=vorbis",
-    "aac": "audio/aac",
-    "flac": "audio/flac",
-}
-SSE_MEDIA_TYPE = "text/event-stream"
 
 
 def max_body_bytes(max_reference_bytes: int, max_input_chars: int) -> int:
@@ -149,54 +138,6 @@ def _check_format(speech: SpeechRequest) -> list[Problem]:
     return []
 
 
-def _sse(event: dict[str, Any]) -> bytes:
-    return b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
-
-
-def _generation_failed(exc: GenerationError) -> ApiError:
-    return ApiError(500, f"generation failed: {exc}", "generation_failed")
-
-
-async def _sse_events(
-    pieces: AsyncIterator[bytes], speech: SpeechRequest, voice: VoiceRequest, stats: StreamStats
-) -> AsyncGenerator[bytes, None]:
-    """OpenAI's speech events: `speech.audio.delta` (base64 audio) per piece, then `speech.audio.done`."""
-    started = False
-    try:
-        async for piece in pieces:
-            started = True
-            yield _sse({"type": "speech.audio.delta", "audio": base64.b64encode(piece).decode()})
-    except GenerationError as exc:
-        if not started:
-            raise _generation_failed(exc) from exc
-        yield _sse({"type": "error", **_generation_failed(exc).body()})
-        return
-    yield _sse(
-        {
-            "type": "speech.audio.done",
-            # No tokens here: input counts characters, output is left at 0 (see README).
-            "usage": {"input_tokens": len(speech.input), "output_tokens": 0, "total_tokens": len(speech.input)},
-            "audio_ms": stats.audio_s * 1000.0,
-            "seed": voice.seed,
-            "model": voice.model,
-            "format": speech.response_format,
-            "sample_rate": speech.sample_rate,
-        }
-    )
-
-
-async def _raw_body(pieces: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
-    started = False
-    try:
-        async for piece in pieces:
-            started = True
-            yield piece
-    except GenerationError as exc:
-        if not started:
-            raise _generation_failed(exc) from exc
-        raise StreamFailed(str(exc)) from exc
-
-
 async def create_speech(request: Request) -> Response:
     """Judge the request whole, take a slot, bind the voice, then stream (see RacingStreamingResponse)."""
     state = request.app.state
@@ -222,13 +163,18 @@ async def create_speech(request: Request) -> Response:
     except BaseException:
         lease.release()
         raise
+    logger.info(
+        "speech request: mode=%s model=%s format=%s/%s rate=%d speed=%g seed=%d chars=%d",
+        spec.mode, voice.model, speech.response_format, speech.stream_format, speech.sample_rate, speech.speed,
+        voice.seed, len(speech.input),
+    )
     stats = StreamStats(started=time.perf_counter())
     plan = OutputPlan(speech.response_format, speech.sample_rate, speech.speed, limits.max_segment_chars)
     pieces = encoded_speech(backend, voice, speech.input, plan, stats)
     if speech.stream_format == "sse":
-        body_stream, media_type = _sse_events(pieces, speech, voice, stats), SSE_MEDIA_TYPE
+        body_stream, media_type = sse_events(pieces, speech, voice, stats), SSE_MEDIA_TYPE
     else:
-        body_stream, media_type = _raw_body(pieces), MEDIA_TYPES.get(speech.response_format, "application/octet-stream")
+        body_stream, media_type = raw_body(pieces), MEDIA_TYPES.get(speech.response_format, "application/octet-stream")
     headers = {"X-Seed": str(voice.seed), "X-Model": voice.model, "X-Sample-Rate": str(speech.sample_rate),
                "Cache-Control": "no-store"}
     if voice.spec.speaker:
