@@ -16,6 +16,7 @@ from tests.support.counting_engine import COUNTING_MODEL, CountingEngine, counti
 from tests.support.http_checks import SPEECH, decoded_seconds, post_speech, scrape, sdk, sse_audio, sse_events
 from tests.support.servers import server_fixture
 from tests.conftest import run
+from tests.wire import Wire, joined_audio
 
 TEXT = "Hello there. This is the speech endpoint, streaming as it speaks."
 SEED = 1234
@@ -200,3 +201,20 @@ def test_client_leaving_before_the_first_audio_is_noticed_at_once(paced_server) 
     while scrape(paced_server, "realtime_tts_sessions_active", transport="http") != 0:
         assert time.monotonic() - left_at < PACE_S / 2, "the server went on waiting for the first audio"
         time.sleep(0.02)
+
+
+@pytest.mark.parametrize("sample_rate", [24000, 16000])
+def test_http_and_the_socket_give_the_same_audio_for_the_same_seed(server, sample_rate: int) -> None:
+    """One path: the same segmenter, engine voice, resampler and encoder behind both doors."""
+    http_pcm, _ = speak(server, seed=SEED, sample_rate=sample_rate)
+
+    async def over_the_socket() -> bytes:
+        wire = await Wire.open(server.url)
+        await wire.start(seed=SEED, format="pcm", sample_rate=sample_rate)
+        await wire.send({"type": "text", "text": TEXT})
+        await wire.send({"type": "end"})
+        audio = joined_audio(await wire.until_done())
+        await wire.close()
+        return audio
+
+    assert http_pcm == run(over_the_socket())
