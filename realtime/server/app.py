@@ -23,6 +23,7 @@ from realtime.config import ServerConfig, config_from_env
 from realtime.http import http_routes
 from realtime.http.errors import ApiError
 from realtime.metrics import HttpMetricsMiddleware, Metrics
+from realtime.server.vendor import vendor_routes
 from realtime.server.websocket import realtime_endpoint
 from realtime.session.capacity import SessionSlots
 
@@ -97,6 +98,7 @@ def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = 
         Route("/ready", ready),
         *http_routes(),
     ]
+    routes.extend(vendor_routes())  # before "/": the page imports the library from there
     if STATIC_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"))
     middleware = [Middleware(HttpMetricsMiddleware, metrics=metrics)]

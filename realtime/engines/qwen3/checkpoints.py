@@ -81,8 +81,26 @@ def _id_map(talker: dict[str, Any], key: str, config_file: Path) -> dict[str, An
     return value
 
 
+# Files the official loader needs besides config.json; any one of each group will do.
+REQUIRED_FILES = (
+    ("model.safetensors", "model.safetensors.index.json"),
+    ("generation_config.json",),
+    ("tokenizer_config.json",),
+    ("speech_tokenizer/config.json",),
+    ("speech_tokenizer/model.safetensors", "speech_tokenizer/model.safetensors.index.json"),
+)
+
+
+def missing_files(path: Path) -> list[str]:
+    """The files of the released layout that `path` lacks (an interrupted download, typically)."""
+    return [group[0] for group in REQUIRED_FILES if not any((path / name).is_file() for name in group)]
+
+
 def read_checkpoint(path: Path) -> Checkpoint:
-    """Describe the checkpoint in `path`; `CheckpointError` says what is wrong with it."""
+    """Describe the checkpoint in `path` from its config.json; `CheckpointError` says what is wrong with it.
+
+    Only config.json is read: `find_checkpoints` also checks that the other files are there.
+    """
     path = Path(path)
     config_file = path / "config.json"
     config = _read_config(path)
@@ -125,8 +143,9 @@ def find_checkpoints(models_dir: Path) -> list[Checkpoint]:
     """Every readable checkpoint directly under `models_dir`, sorted by name.
 
     Directories without a config.json (or whose config is another kind of model) are
-    skipped with a debug log; a broken Qwen3-TTS config is skipped with a warning that
-    says why, so one bad download does not stop the server.
+    skipped with a debug log; a broken Qwen3-TTS config, or a checkpoint lacking files
+    (an interrupted download), is skipped with a warning that says why, so one bad
+    download does not stop the server.
     """
     models_dir = Path(models_dir)
     if not models_dir.is_dir():
@@ -137,7 +156,11 @@ def find_checkpoints(models_dir: Path) -> list[Checkpoint]:
             log.debug("%s: no config.json, not a checkpoint", path)
             continue
         try:
-            found.append(read_checkpoint(path))
+            checkpoint = read_checkpoint(path)
+            missing = missing_files(path)
+            if missing:
+                raise CheckpointError(f"incomplete checkpoint, missing {', '.join(missing)} (download it again)")
+            found.append(checkpoint)
         except NotQwen3Checkpoint as exc:
             log.debug("skipping %s: %s", path, exc)
         except CheckpointError as exc:

@@ -86,7 +86,7 @@ def _stub_module(name: str, submodules: tuple[str, ...]) -> None:
         module = types.ModuleType(module_name)
         # find_spec() raises on a module whose __spec__ is None: give each a loader-less spec.
         module.__spec__ = importlib.machinery.ModuleSpec(module_name, None)
-        module.__getattr__ = _stub_getattr(unavailable)  # type: ignore[attr-defined]
+        setattr(module, "__getattr__", _stub_getattr(unavailable))  # module-level __getattr__ (PEP 562)
         modules[module_name] = module
     for module_name in submodules:
         parent, _, child = module_name.rpartition(".")

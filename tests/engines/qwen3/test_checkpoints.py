@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from realtime.engines.qwen3.checkpoints import (
+    REQUIRED_FILES,
     CheckpointError,
     find_checkpoints,
     model_type_from_path,
@@ -29,7 +30,15 @@ def write_config(directory: Path, **fields: Any) -> Path:
     }
     config = {k: v for k, v in config.items() if v is not None}
     (directory / "config.json").write_text(json.dumps(config))
+    write_other_files(directory)
     return directory
+
+
+def write_other_files(directory: Path) -> None:
+    """Empty stand-ins for the weights and tokenizer files: only their presence is read."""
+    for group in REQUIRED_FILES:
+        (directory / group[0]).parent.mkdir(parents=True, exist_ok=True)
+        (directory / group[0]).touch()
 
 
 def test_the_model_type_comes_from_the_config_not_the_name(tmp_path: Path) -> None:
@@ -91,6 +100,19 @@ def test_a_broken_config_is_a_clear_checkpoint_error(tmp_path: Path, content: st
     (tmp_path / "config.json").write_text(content)
     with pytest.raises(CheckpointError, match=message):
         read_checkpoint(tmp_path)
+
+
+def test_an_interrupted_download_is_skipped_naming_the_files_it_lacks(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    partial = write_config(tmp_path / "Qwen3-TTS-12Hz-0.6B-Base", tts_model_type="base")
+    (partial / "speech_tokenizer" / "model.safetensors").unlink()
+    sharded = write_config(tmp_path / "Qwen3-TTS-12Hz-1.7B-Base", tts_model_type="base")
+    (sharded / "model.safetensors").unlink()
+    (sharded / "model.safetensors.index.json").touch()  # sharded weights are complete
+    with caplog.at_level(logging.WARNING, logger="realtime.engines.qwen3.checkpoints"):
+        assert [c.name for c in find_checkpoints(tmp_path)] == ["Qwen3-TTS-12Hz-1.7B-Base"]
+    [warning] = [r.getMessage() for r in caplog.records]
+    assert "0.6B-Base" in warning and "missing speech_tokenizer/model.safetensors" in warning
+    assert read_checkpoint(partial).model_type == "base"  # describing it needs config.json alone
 
 
 def test_find_skips_other_directories_and_warns_about_broken_ones(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

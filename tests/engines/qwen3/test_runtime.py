@@ -37,6 +37,7 @@ def test_the_server_and_the_qwen3_modules_import_without_torch() -> None:
         import sys
         import realtime.cli, realtime.config, realtime.server.app, realtime.server.run
         import realtime.engines.qwen3.runtime, realtime.engines.qwen3.checkpoints, realtime.engines.qwen3.manager
+        import realtime.engines.qwen3.build
         heavy = sorted(m for m in ("torch", "transformers", "qwen_tts") if m in sys.modules)
         assert not heavy, heavy
     """)
