@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import httpx
 
@@ -20,7 +21,8 @@ OK = {"model": "tts-1", "input": "Hello there.", "voice": "alloy", "response_for
 def test_over_capacity_is_503_with_retry_after_and_counts_sockets_too(make_server) -> None:
     engine = CountingEngine(step_s=0.02)
     srv = make_server(backend=TTSBackend([engine], limits=Limits(max_sessions=1)), limits=dict(max_sessions=1))
-    long_request = {"model": COUNTING_MODEL, "voice": "tick", "input": " ".join(["w"] * 30), "response_format": "pcm"}
+    # 400 steps of 20 ms, and more audio than socket buffers hold: the slot stays taken until the holder leaves.
+    long_request = {"model": COUNTING_MODEL, "voice": "tick", "input": " ".join(["w"] * 200), "response_format": "pcm"}
     holding = threading.Event()
     release = threading.Event()
 
@@ -47,6 +49,10 @@ def test_over_capacity_is_503_with_retry_after_and_counts_sockets_too(make_serve
     finally:
         release.set()
         holder.join(10)
+    deadline = time.monotonic() + 10
+    while scrape(srv, "realtime_tts_sessions_active", transport="http") != 0:  # the holder's leaving is seen
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     assert post_speech(srv, {**long_request, "input": "one."}).status_code == 200
 
 

@@ -118,10 +118,10 @@ def test_sdk_raises_its_own_errors_with_our_message(server) -> None:
 
 # -- streaming, on an engine slow enough to be watched ---------------------------------------
 
-STEP_S = 0.02
+STEP_S = 0.05  # 80 steps take 4 s: a client slowed by a loaded machine still reads its first bytes early
 COUNTING = CountingEngine(step_s=STEP_S)
 counting_server = server_fixture(backend=lambda: counting_backend(COUNTING))
-LONG_TEXT = " ".join(["word"] * 40) + "."  # one segment of 40 words: 80 engine steps, 1.6 s at least
+LONG_TEXT = " ".join(["word"] * 40) + "."  # one segment of 40 words: 80 engine steps
 
 
 def test_streaming_yields_bytes_before_generation_ends(counting_server) -> None:
@@ -136,7 +136,7 @@ def test_streaming_yields_bytes_before_generation_ends(counting_server) -> None:
         rest = b"".join(pieces)
     total = counters.produced - before
     assert first and total == 80
-    assert produced_at_first_bytes < total / 4, (produced_at_first_bytes, total)
+    assert produced_at_first_bytes < total / 2, (produced_at_first_bytes, total)
     assert len(first + rest) == total * COUNTING.chunk_samples * 2
 
 
