@@ -15,11 +15,12 @@ import logging
 import time
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from realtime.audio.encoders import UnsupportedFormatError, create_encoder
 from realtime.backend.backend import TTSBackend, draw_seed
+from realtime.config import Limits
 from realtime.engines.base import VoiceRequest
 from realtime.http.access import check_access
 from realtime.http.bodies import MEDIA_TYPES, SSE_MEDIA_TYPE, raw_body, sse_events
@@ -43,19 +44,38 @@ def max_body_bytes(max_reference_bytes: int, max_input_chars: int) -> int:
     return max_reference_bytes * 4 // 3 + max_input_chars * 4 + 64 * 1024
 
 
-async def read_json(request: Request, limit: int) -> Any:
+# Bodies larger than this (reference audio, mostly) are parsed and base64-decoded off the loop.
+LARGE_BODY_BYTES = 256 * 1024
+
+
+async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"the request body is {declared} bytes; the limit is {limit}", "request_too_large")
     body = bytearray()
-    async for piece in request.stream():
-        body += piece
-        if len(body) > limit:
-            raise ApiError(413, f"the request body is over the limit of {limit} bytes", "request_too_large")
+    try:
+        async for piece in request.stream():
+            body += piece
+            if len(body) > limit:
+                raise ApiError(413, f"the request body is over the limit of {limit} bytes", "request_too_large")
+    except ClientDisconnect:
+        raise ApiError(400, "the client left before sending the whole body", "client_disconnected") from None
+    return bytes(body)
+
+
+def parse_json(body: bytes) -> Any:
     try:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ApiError(400, f"the request body is not valid JSON: {exc}", "invalid_json") from None
+    except RecursionError:
+        raise ApiError(400, "the request body is nested too deeply", "invalid_json") from None
+
+
+def _parse_request(body: bytes, limits: Limits) -> tuple[SpeechRequest | None, list[Problem]]:
+    return parse_speech_request(
+        parse_json(body), max_input_chars=limits.max_text_chars, max_reference_bytes=limits.max_reference_bytes
+    )
 
 
 class _Lease:
@@ -147,10 +167,11 @@ async def create_speech(request: Request) -> Response:
     if not backend.ready:
         raise ApiError(503, "the server is still loading its models", "not_ready", headers={"Retry-After": "1"})
     limits = state.config.limits  # the same limits the socket applies
-    body = await read_json(request, max_body_bytes(limits.max_reference_bytes, limits.max_text_chars))
-    speech, problems = parse_speech_request(
-        body, max_input_chars=limits.max_text_chars, max_reference_bytes=limits.max_reference_bytes
-    )
+    body = await read_body(request, max_body_bytes(limits.max_reference_bytes, limits.max_text_chars))
+    if len(body) > LARGE_BODY_BYTES:
+        speech, problems = await asyncio.to_thread(_parse_request, body, limits)
+    else:
+        speech, problems = _parse_request(body, limits)
     if speech is None:
         raise combine(problems)
     problems.extend(_check_format(speech))

@@ -87,7 +87,14 @@ def test_every_problem_is_named_in_one_error(server) -> None:
 
 @pytest.mark.parametrize(
     ("content", "words"),
-    [(b"{not json", "not valid JSON"), (b"[1, 2]", "JSON object"), (b"\xff\xfe", "not valid JSON"), (b"", "not valid JSON")],
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "JSON object"),
+        (b"\xff\xfe", "not valid JSON"),
+        (b"", "not valid JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    ],
+    ids=["broken", "array", "not_utf8", "empty", "deep"],
 )
 def test_body_that_is_no_json_object(server, content: bytes, words: str) -> None:
     response = post_speech(server, content, headers={"content-type": "application/json"})
@@ -160,20 +167,21 @@ def clone(**changes: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    "reference",
+    ("reference", "seconds"),
     [
-        base64.b64encode(wav_bytes(2.0)).decode(),
-        "data:audio/wav;base64," + base64.b64encode(wav_bytes(2.0)).decode(),
-        "file:alice.wav",
+        (base64.b64encode(wav_bytes(2.0)).decode(), 2.0),
+        ("data:audio/wav;base64," + base64.b64encode(wav_bytes(2.0)).decode(), 2.0),
+        ("file:alice.wav", 2.0),
+        (base64.b64encode(wav_bytes(12.0)).decode(), 12.0),  # a large body: parsed off the event loop
     ],
-    ids=["base64", "data_uri", "file_in_dir"],
+    ids=["base64", "data_uri", "file_in_dir", "large_base64"],
 )
-def test_reference_audio_reaches_the_engine(cloning_server, reference: str) -> None:
+def test_reference_audio_reaches_the_engine(cloning_server, reference: str, seconds: float) -> None:
     count = len(CLONING.reference_seconds)
     response = post_speech(cloning_server, clone(ref_audio=reference))
     assert response.status_code == 200, response.text
     assert len(response.content) > 0
-    assert CLONING.reference_seconds[count:] == [pytest.approx(2.0, abs=0.01)]
+    assert CLONING.reference_seconds[count:] == [pytest.approx(seconds, abs=0.01)]
 
 
 @pytest.mark.parametrize(
