@@ -6,7 +6,8 @@ as in the tests, keep their own figures. `transport` is `websocket` or `http`.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -17,6 +18,8 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 TTFA_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -106,9 +109,41 @@ class Metrics:
         if ok:
             self.model_load_seconds.labels(model).observe(seconds)
 
+    def watch_model_manager(self, stats: Callable[[], ModelManagerStats]) -> None:
+        """Expose a model manager's own counters (lazy loads, unloads), read at each scrape."""
+        self.registry.register(_ModelManagerCollector(stats))
+
     # -- exposition --------------------------------------------------------------------------
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class ModelManagerStats(Protocol):
+    """What a model manager reports (realtime.engines.qwen3.manager.ManagerStats has this shape)."""
+
+    loads: int
+    load_failures: int
+    unloads: int
+    loaded: tuple[str, ...]
+    leases: int
+
+
+class _ModelManagerCollector(Collector):
+    def __init__(self, stats: Callable[[], ModelManagerStats]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        stats = self._stats()
+        yield CounterMetricFamily("realtime_tts_model_manager_loads", "Models loaded by the manager", value=stats.loads)
+        yield CounterMetricFamily(
+            "realtime_tts_model_manager_load_failures", "Model loads that failed", value=stats.load_failures
+        )
+        yield CounterMetricFamily("realtime_tts_model_manager_unloads", "Models unloaded (idle or shutdown)", value=stats.unloads)
+        loaded = GaugeMetricFamily("realtime_tts_models_loaded", "Models in memory now (1 each)", labels=["model"])
+        for name in stats.loaded:
+            loaded.add_metric([name], 1)
+        yield loaded
+        yield GaugeMetricFamily("realtime_tts_model_leases", "Voices holding a model now", value=stats.leases)
 
 
 def route_label(path: str) -> str:

@@ -68,3 +68,18 @@ def test_route_label_is_bounded() -> None:
     assert route_label("/v1/audio/speech") == "/v1/audio/speech"
     assert route_label("/v1/models/hibari") == "/v1/models/{model}"
     assert route_label("/anything/a/client/makes/up") == "other"
+
+
+def test_a_model_managers_counters_are_read_at_each_scrape() -> None:
+    from realtime.engines.qwen3.manager import ManagerStats
+
+    current = {"stats": ManagerStats(loads=0, load_failures=0, unloads=0, loaded=(), leases=0)}
+    metrics = Metrics()
+    metrics.watch_model_manager(lambda: current["stats"])
+    assert sample(metrics, "realtime_tts_model_manager_loads_total") == 0
+    current["stats"] = ManagerStats(loads=2, load_failures=1, unloads=1, loaded=("qwen-0.6b",), leases=3)
+    assert sample(metrics, "realtime_tts_model_manager_loads_total") == 2
+    assert sample(metrics, "realtime_tts_model_manager_load_failures_total") == 1
+    assert sample(metrics, "realtime_tts_model_manager_unloads_total") == 1
+    assert sample(metrics, "realtime_tts_models_loaded", model="qwen-0.6b") == 1
+    assert sample(metrics, "realtime_tts_model_leases") == 3
