@@ -100,7 +100,11 @@ def _brief(value: Any, limit: int = 48) -> str:
 
 
 def _read_voice(body: _Body) -> str:
-    """`voice`: a name, or OpenAI's custom-voice object `{"id": name}`."""
+    """`voice`: a name, or OpenAI's custom-voice object `{"id": name}`.
+
+    Required as OpenAI requires it, except in the modes that have no speaker to name
+    (voice_clone, voice_design), where it is ignored.
+    """
     value = body.body.get("voice")
     if isinstance(value, dict):
         value = value.get("id")
@@ -108,7 +112,8 @@ def _read_voice(body: _Body) -> str:
             body.fail("voice", 'as an object must be {"id": "<voice name>"}')
             return ""
         body.body = {**body.body, "voice": value}
-    return body.string("voice", required=True, max_chars=MAX_MODEL_CHARS) or ""
+    required = body.body.get("mode") in (None, "custom_voice")
+    return body.string("voice", required=required, max_chars=MAX_MODEL_CHARS) or ""
 
 
 def _read_speed(body: _Body) -> float:

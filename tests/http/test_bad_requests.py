@@ -200,6 +200,13 @@ def test_bad_reference_audio(cloning_server, changes: dict[str, Any], status: in
     check(post_speech(cloning_server, clone(**changes)), status, "ref_audio", code, *words)
 
 
+def test_voice_clone_needs_no_voice_name(cloning_server) -> None:
+    request = clone(ref_audio=base64.b64encode(wav_bytes(2.0)).decode())
+    del request["voice"]
+    response = post_speech(cloning_server, request)
+    assert response.status_code == 200 and "x-speaker" not in response.headers
+
+
 def test_missing_ref_text_is_named(cloning_server) -> None:
     request = clone(ref_audio=base64.b64encode(wav_bytes(2.0)).decode())
     del request["ref_text"]

@@ -110,3 +110,11 @@ def test_bad_reference_text(value: str, status: int, words: str) -> None:
 
 def test_reference_file_name_is_only_noted_here() -> None:
     assert decode_reference("file:alice.wav", 1000) == (None, "alice.wav", None)
+
+
+def test_voice_is_optional_where_there_is_no_speaker_to_name() -> None:
+    for mode in ("voice_clone", "voice_design"):
+        _, problems = parse(voice=None, mode=mode)
+        assert problems == []
+    _, problems = parse(voice=None, mode="custom_voice")
+    assert [p.param for p in problems] == ["voice"]
