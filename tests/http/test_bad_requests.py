@@ -106,7 +106,10 @@ def test_unavailable_format_is_refused_naming_the_available_ones(server, monkeyp
     # The server runs in this process: take wav out of the registry as if this build had no wav encoder.
     monkeypatch.delitem(encoders._ENCODERS, "wav")
     error = check(post_speech(server, body(response_format="wav")), 400, "response_format", "unsupported_format")
-    assert "not available" in error["message"] and "pcm" in error["message"] and "wav," not in error["message"]
+    refused, _, available = error["message"].partition("available formats:")
+    assert "'wav'" in refused
+    assert [f.strip() for f in available.split(",")] == [f for f in encoders.available_formats()]
+    assert "wav" not in available and "pcm" in available
 
 
 def test_unknown_route_and_method_answer_in_openai_shape(server) -> None:
