@@ -95,6 +95,9 @@ class TTSBackend:
         return self._ready
 
     # -- catalogue ---------------------------------------------------------------------------
+    def engines(self) -> list[Engine]:
+        return list(self._engines.values())
+
     def models(self) -> list[ModelInfo]:
         return [engine.info for engine in self._engines.values()]
 

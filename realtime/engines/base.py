@@ -93,6 +93,7 @@ class Engine(ABC):
     """A loaded model that makes voices."""
 
     info: ModelInfo
+    lazy: bool = False  # True when `load` leaves the weights for the first voice (they are counted where they load)
 
     @abstractmethod
     def load(self) -> None:

@@ -14,6 +14,8 @@ from realtime.config import ServerConfig
 from realtime.engines.base import Engine
 from realtime.engines.hibari_engine import HIBARI_MODEL_NAME, HibariEngine
 from realtime.engines.qwen3.checkpoints import Checkpoint, find_checkpoints
+from realtime.engines.qwen3.engine import Qwen3Engine
+from realtime.engines.qwen3.manager import ModelManager
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +27,7 @@ def qwen3_installed() -> bool:
 
 def qwen3_engines(checkpoints: list[Checkpoint], config: ServerConfig) -> list[Engine]:
     """One engine per checkpoint, sharing one ModelManager (lazy load, idle unload)."""
-    from realtime.engines.qwen3.engine import Qwen3Engine
-    from realtime.engines.qwen3.manager import ModelManager, official_loader
+    from realtime.engines.qwen3.manager import official_loader
     from realtime.engines.qwen3.runtime import LoadOptions
 
     manager = ModelManager(
@@ -51,3 +52,12 @@ def discover_engines(config: ServerConfig) -> list[Engine]:
         logger.info("Qwen3-TTS checkpoints: %s", ", ".join(f"{c.name} ({c.mode})" for c in checkpoints))
     engines.append(HibariEngine(threads=config.engine_threads))
     return engines
+
+
+def model_managers(engines: list[Engine]) -> list[ModelManager]:
+    """The distinct model managers behind these engines (for metrics)."""
+    managers: dict[int, ModelManager] = {}
+    for engine in engines:
+        if isinstance(engine, Qwen3Engine):
+            managers.setdefault(id(engine.manager), engine.manager)
+    return list(managers.values())

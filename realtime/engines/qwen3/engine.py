@@ -64,10 +64,12 @@ def model_info(checkpoint: Checkpoint, capacity: int = DEFAULT_CAPACITY) -> Mode
 class Qwen3Engine(Engine):
     """One checkpoint; the model itself lives in the shared ModelManager and loads on first use."""
 
+    lazy = True
+
     def __init__(self, checkpoint: Checkpoint, manager: ModelManager, *, capacity: int = DEFAULT_CAPACITY) -> None:
         self.checkpoint = checkpoint
         self.info = model_info(checkpoint, capacity)
-        self._manager = manager
+        self.manager = manager
 
     def load(self) -> None:
         """Import the Qwen3 stack now (seconds), so a missing package fails at start-up, not mid-session.
@@ -113,7 +115,7 @@ class Qwen3Engine(Engine):
         return ()
 
     def open_voice(self, request: VoiceRequest) -> Voice:
-        lease = self._manager.acquire(self.checkpoint)
+        lease = self.manager.acquire(self.checkpoint)
         try:
             return Qwen3Voice(lease, request)
         except BaseException:
@@ -121,7 +123,7 @@ class Qwen3Engine(Engine):
             raise
 
     def shutdown(self) -> None:
-        self._manager.shutdown()
+        self.manager.shutdown()
 
 
 class Qwen3Voice(Voice):

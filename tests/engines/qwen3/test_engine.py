@@ -115,7 +115,7 @@ def test_streamed_audio_equals_the_whole_utterance_decode_of_the_same_codes(engi
 
     engine, text, seed = engines["custom_voice"], "Exactness matters here.", 5
     [chunks] = _speak(engine, _spec(), seed=seed, texts=[text])
-    with engine._manager.acquire(engine.checkpoint) as lease:  # the same codes, generated apart
+    with engine.manager.acquire(engine.checkpoint) as lease:  # the same codes, generated apart
         tts = lease.model
         params = SamplingParams.from_config(tts.generate_defaults, {"max_new_tokens": FRAMES + 1})
         prompt = prompts.custom_voice_prompt(tts, text, speaker="ryan", language="english")
@@ -183,8 +183,8 @@ def test_voice_clone_speaks_from_reference_audio(engines: dict[str, Qwen3Engine]
 
 def test_the_lease_is_released_when_the_voice_closes(engines: dict[str, Qwen3Engine]) -> None:
     engine = engines["voice_design"]
-    before = engine._manager.stats().leases
+    before = engine.manager.stats().leases
     voice = engine.open_voice(VoiceRequest(spec=_spec("voice_design"), model=engine.info.name, seed=1))
-    assert engine._manager.stats().leases == before + 1
+    assert engine.manager.stats().leases == before + 1
     voice.close()
-    assert engine._manager.stats().leases == before
+    assert engine.manager.stats().leases == before
