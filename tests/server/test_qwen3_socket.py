@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import soundfile
 
 from realtime.config import ServerConfig
 from realtime.server.run import BackgroundServer
 from tests.conftest import run
+from tests.support.http_checks import decoded_samples, decoded_seconds, post_speech, scrape
 from tests.support.qwen_models import reference_audio
 from tests.support.stream_checks import audio_bytes, check_timeline, pcm_samples, synthesize
 from tests.support.wire_checks import expect_fatal
@@ -213,3 +215,28 @@ def test_a_0b6_custom_voice_tells_the_client_it_ignores_instruct(tiny_checkpoint
     notices = [m for m in messages if m["type"] == "notice"]
     assert [n.get("ctx") for n in notices] == [None, "other"]
     assert all("ignores `instruct`" in n["message"] for n in notices)
+
+
+def test_lazy_model_loads_are_counted_in_metrics(tiny_checkpoints: dict[str, Path]) -> None:
+    config = ServerConfig(models_dir=tiny_checkpoints["custom_voice"].parent, device="cpu", log_level="warning")
+    with BackgroundServer(config) as running:
+        assert scrape(running, "realtime_tts_model_loads_total", model="tiny-voice-design", outcome="success") == 0
+        _speak(running.url, "Load me.", **_start("voice_design"))
+        _speak(running.url, "Again, already loaded.", **_start("voice_design"))
+        assert scrape(running, "realtime_tts_model_loads_total", model="tiny-voice-design", outcome="success") == 1
+        assert scrape(running, "realtime_tts_model_manager_loads_total") == 1
+        assert scrape(running, "realtime_tts_model_loads_total", model="hibari", outcome="success") == 1
+
+
+def test_the_openai_speech_endpoint_speaks_with_a_qwen3_checkpoint(qwen_server: BackgroundServer) -> None:
+    body = {
+        "model": "tiny-custom-voice", "voice": "ryan", "input": "Over HTTP.", "response_format": "wav",
+        "language": "english", "seed": 5, "generation": GENERATION,
+    }
+    response = post_speech(qwen_server, body)
+    assert response.status_code == 200, response.text
+    assert response.headers["x-model"] == "tiny-custom-voice"
+    assert decoded_seconds(response.content, "wav") == pytest.approx(FRAMES * 0.08)
+    _, messages = _speak(qwen_server.url, "Over HTTP.", **_start("custom_voice", speaker="ryan", seed=5))
+    socket_samples = pcm_samples(audio_bytes(messages)).astype(np.float32) / 32768.0
+    assert np.array_equal(decoded_samples(response.content, "wav"), socket_samples)  # one path, one seed: the same audio
