@@ -1,7 +1,8 @@
 """Benchmark: the engine's own time to first audio, the socket's, the server's overhead, and concurrency.
 
     realtime-tts bench [--runs 10] [--pairs 50] [--concurrency 1,4,16] [--text "..."] [--url ws://...]
-                       [--format pcm] [--json out.json]
+                       [--format pcm] [--formats pcm,wav,...] [--format-runs 10] [--format-rate 24000]
+                       [--json out.json]
     python -m realtime.bench ...
 
 It prints figures only; the targets (server overhead under 5 ms, no errors at the highest
@@ -20,6 +21,9 @@ noisy machine decides too much of them.
    difference of the medians.
 4. Concurrency: K sessions at once, each speaking `--runs` lines in turn (text + flush,
    then wait for `flushed`).
+5. Output formats (`--formats`, default all seven): each encoder's cost per second of
+   audio, and per format over the socket the first audio message, the first bytes and
+   the first audible audio (see realtime/bench_formats.py).
 """
 
 from __future__ import annotations
@@ -39,7 +43,9 @@ from typing import Any
 import numpy as np
 from websockets.exceptions import WebSocketException
 
+from realtime.audio.resample import OUTPUT_SAMPLE_RATES
 from realtime.backend.backend import TTSBackend
+from realtime.bench_formats import ENCODE_REPEATS, encode_cost, engine_audio, socket_latency
 from realtime.client import RealtimeClient, ServerError
 from realtime.config import ServerConfig
 from realtime.protocol.messages import VoiceSpec
@@ -53,6 +59,7 @@ BENCH_SEED = 12345  # one seed for every run: the engine and the socket make the
 OVERHEAD_TARGET_MS = 5.0
 LINE_TIMEOUT_S = 60.0
 FORMATS = ("pcm", "wav", "flac", "ogg", "opus", "mp3", "aac")
+DEFAULT_FORMAT_RUNS = 10
 
 
 # -- figures -------------------------------------------------------------------------------------
@@ -324,6 +331,8 @@ async def run_bench(args: argparse.Namespace, url: str, server_label: str) -> di
             for sample in level.error_samples:
                 print(f"  error at {level.sessions} sessions: {sample}")
 
+        formats = await _format_section(args, url, session_fields, backend, info.sample_rate) if args.formats else []
+
         return {
             "machine": _machine(),
             "engine": {"model": info.name, "engine": info.engine, "sample_rate": info.sample_rate,
@@ -337,9 +346,41 @@ async def run_bench(args: argparse.Namespace, url: str, server_label: str) -> di
             "concurrency": [asdict(level) for level in levels],
             "concurrency_target_sessions": top.sessions if top else None,
             "concurrency_pass": concurrency_pass,
+            "formats": formats,
+            "formats_sample_rate": args.format_rate,
         }
     finally:
         await backend.shutdown()
+
+
+async def _format_section(
+    args: argparse.Namespace, url: str, session_fields: dict[str, Any], backend: TTSBackend, engine_rate: int
+) -> list[dict[str, Any]]:
+    """5. Encode cost per format, then first bytes / first audible audio per format over the socket."""
+    print()
+    print(f"5. Output formats at {args.format_rate} Hz: encoding cost, and the socket's first bytes per format "
+          f"({args.format_runs} lines each, ms from text+flush)")
+    audio = await engine_audio(backend, args.text, BENCH_SEED)
+    rows = await asyncio.to_thread(encode_cost, args.formats, audio, engine_rate, args.format_rate)
+    fields = {**session_fields, "sample_rate": args.format_rate}
+    print(f"  {'format':>6} {'enc ms/s':>8} {'min':>6} {'kbps':>6} {'1st B':>6} {'audio p50':>9} "
+          f"{'bytes p50':>9} {'bytes p95':>9} {'audible p50':>11} {'audible p95':>11} {'held ms':>7}")
+    for row in rows:
+        figures = await socket_latency(url, fields, row["format"], args.text, args.format_runs, _open_ready_session,
+                                       LINE_TIMEOUT_S)
+        row["socket_ms"] = {key: summarize(values) for key, values in figures.items()}
+        socket_ms = row["socket_ms"]
+        print(f"  {row['format']:>6} {row['encode_ms_per_audio_s']:>8.2f} {row['encode_ms_per_audio_s_min']:>6.2f} "
+              f"{row['kbps']:>6.1f} {row['first_chunk_bytes']:>6} {_fmt(socket_ms['first_audio']['p50']):>9} "
+              f"{_fmt(socket_ms['first_byte']['p50']):>9} {_fmt(socket_ms['first_byte']['p95']):>9} "
+              f"{_fmt(socket_ms['first_audible']['p50']):>11} {_fmt(socket_ms['first_audible']['p95']):>11} "
+              f"{_fmt(socket_ms['audio_before_audible']['p50'], 0):>7}", flush=True)
+    print(f"  enc ms/s: encoding time per second of audio, median and best of {ENCODE_REPEATS} "
+          f"({len(audio) / engine_rate:.2f} s of the line, engine-sized chunks); 1st B: bytes out for the 100 ms "
+          "first chunk;")
+    print("  audio/bytes/audible: first audio message, first message with data, first moment the bytes so far")
+    print("  decode to real audio (priming excluded); held ms: audio the engine had made by then (p50)")
+    return rows
 
 
 # -- output --------------------------------------------------------------------------------------
@@ -428,6 +469,16 @@ def _levels(value: str) -> list[int]:
     return levels
 
 
+def _format_list(value: str) -> list[str]:
+    if value.strip().lower() == "none":
+        return []
+    formats = [part.strip() for part in value.split(",") if part.strip()]
+    unknown = [fmt for fmt in formats if fmt not in FORMATS]
+    if not formats or unknown:
+        raise argparse.ArgumentTypeError(f"formats must be among {', '.join(FORMATS)} (or 'none'), got {value!r}")
+    return formats
+
+
 def build_parser(prog: str = "realtime-tts bench") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -445,6 +496,12 @@ def build_parser(prog: str = "realtime-tts bench") -> argparse.ArgumentParser:
                         help="an external server's WebSocket URL (ws://host:port/v1/realtime); "
                         "default: start one in this process. The engine baseline always runs locally")
     parser.add_argument("--format", default="pcm", choices=FORMATS, help="audio format (default pcm)")
+    parser.add_argument("--formats", type=_format_list, default=list(FORMATS),
+                        help="formats for section 5, comma-separated, or 'none' (default: all seven)")
+    parser.add_argument("--format-runs", type=_positive_int, default=DEFAULT_FORMAT_RUNS,
+                        help=f"socket lines per format in section 5 (default {DEFAULT_FORMAT_RUNS})")
+    parser.add_argument("--format-rate", type=int, default=24000, choices=OUTPUT_SAMPLE_RATES,
+                        help="sample rate for section 5 (default 24000)")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures as JSON")
     return parser
 

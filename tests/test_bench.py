@@ -14,10 +14,11 @@ def _positive(value: object) -> bool:
 
 def test_bench_small_run_writes_figures(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "b.json"
-    assert main(["--runs", "2", "--concurrency", "1,2", "--json", str(out)]) == 0
+    assert main(["--runs", "2", "--concurrency", "1,2", "--format-runs", "2", "--json", str(out)]) == 0
 
     printed = capsys.readouterr().out
     assert "engine first chunk" in printed and "socket TTFA" in printed and "Concurrency" in printed
+    assert "Output formats" in printed
 
     report = json.loads(out.read_text())
     assert report["machine"]["cpu_count"] >= 1 and report["machine"]["python"]
@@ -43,3 +44,24 @@ def test_bench_small_run_writes_figures(tmp_path: Path, capsys) -> None:  # type
         for value in (level["ttfa_ms"]["p50"], level["ttfa_ms"]["p95"], level["audio_s"], level["wall_s"], level["rtf"]):
             assert _positive(value), level
     assert report["concurrency_pass"] is True
+
+    formats = report["formats"]
+    assert [row["format"] for row in formats] == ["pcm", "wav", "flac", "ogg", "opus", "mp3", "aac"]
+    assert report["formats_sample_rate"] == 24000
+    for row in formats:
+        assert _positive(row["encode_ms_per_audio_s"]) and _positive(row["kbps"]), row
+        assert row["first_chunk_bytes"] > 0 or row["format"] in ("mp3", "aac"), row
+        for key in ("first_audio", "first_byte", "first_audible", "audio_before_audible"):
+            assert row["socket_ms"][key]["n"] == 2 and _positive(row["socket_ms"][key]["p50"]), (row["format"], key)
+    by_format = {row["format"]: row for row in formats}
+    assert by_format["pcm"]["kbps"] == 384.0  # 24 kHz s16 mono, exactly
+    assert by_format["flac"]["kbps"] < by_format["wav"]["kbps"]  # lossless, and smaller
+    # pcm is audible with its first chunk; Vorbis waits for a whole Ogg page (about 4 KiB)
+    assert by_format["pcm"]["socket_ms"]["audio_before_audible"]["p50"] <= 100.0 + 1e-6
+    assert by_format["ogg"]["socket_ms"]["audio_before_audible"]["p50"] > 100.0
+
+
+def test_bench_format_options_are_checked(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["--formats", "pcm,mp4"]) == 2
+    assert "formats must be among" in capsys.readouterr().err
+    assert main(["--format-rate", "11025"]) == 2

@@ -1,80 +1,40 @@
-"""Streaming encoders: one per output stream, turning float32 chunks into one valid byte stream."""
+"""Streaming encoders: one per output stream, turning float32 chunks into one valid byte stream.
+
+pcm and wav are framed here; the codecs live in `av_encoders` (flac, opus, mp3, aac
+through PyAV) and `vorbis` (ogg through libsndfile). Every format of the protocol is
+built: a client gets what it asked for or an error, never another format.
+"""
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 import numpy as np
 
+from .av_encoders import av_encoder_factory
+from .encoder_base import StreamEncoder
 from .samples import as_float32_mono, float_to_s16le
+from .vorbis import VorbisEncoder
 from .wav import wav_header
 
 OUTPUT_FORMATS: tuple[str, ...] = ("pcm", "wav", "flac", "ogg", "opus", "mp3", "aac")
 
 
 class UnsupportedFormatError(ValueError):
-    """An output format this build cannot produce: unknown, or in the protocol but not built yet."""
+    """An output format this build cannot produce: not one of the protocol's formats."""
 
     def __init__(self, format: str, available: tuple[str, ...]) -> None:
         self.format = format
         self.available = available
         listed = ", ".join(available)
-        if format in OUTPUT_FORMATS:
-            message = f"output format {format!r} is not available yet; available formats: {listed}"
-        else:
-            message = f"unknown output format {format!r}; available formats: {listed}"
-        super().__init__(message)
-
-
-class StreamEncoder(ABC):
-    """Turns one continuous float32 mono stream into ONE valid byte stream of a format.
-
-    Containers must not be restarted per chunk: clients concatenate what they get,
-    so headers go out once and trailers only at `close()`.
-    """
-
-    format: str
-    sample_rate: int
-
-    def __init__(self, sample_rate: int) -> None:
-        if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
-            raise ValueError(f"sample_rate must be a positive int, got {sample_rate!r}")
-        self.sample_rate = sample_rate
-        self._closed = False
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def feed(self, samples: np.ndarray) -> bytes:
-        """Encode float32 mono samples in [-1, 1]; return the bytes ready now (may be b"")."""
-        self._check_open("feed")
-        return self._encode(as_float32_mono(samples))
-
-    def close(self) -> bytes:
-        """End the stream and return what is left (tail, trailers); the encoder is then spent."""
-        self._check_open("close")
-        self._closed = True
-        return self._finish()
-
-    def _check_open(self, action: str) -> None:
-        if self._closed:
-            raise RuntimeError(f"cannot {action}: {self.format} encoder is already closed")
-
-    @abstractmethod
-    def _encode(self, samples: np.ndarray) -> bytes:
-        """Encode validated 1-D float32 samples."""
-
-    @abstractmethod
-    def _finish(self) -> bytes:
-        """Flush whatever the format still owes."""
+        super().__init__(f"unknown output format {format!r}; available formats: {listed}")
 
 
 class PcmEncoder(StreamEncoder):
     """Raw s16le mono, no framing: the cheapest format and the one latency-critical clients want."""
 
     format = "pcm"
+    blocking = False
 
     def _encode(self, samples: np.ndarray) -> bytes:
         return float_to_s16le(samples)
@@ -91,6 +51,7 @@ class WavEncoder(StreamEncoder):
     """
 
     format = "wav"
+    blocking = False
 
     def __init__(self, sample_rate: int, *, known_length: int | None = None) -> None:
         super().__init__(sample_rate)
@@ -127,6 +88,11 @@ _EncoderFactory = Callable[[int, int | None], StreamEncoder]
 _ENCODERS: dict[str, _EncoderFactory] = {
     "pcm": lambda rate, _length: PcmEncoder(rate),
     "wav": lambda rate, length: WavEncoder(rate, known_length=length),
+    "flac": av_encoder_factory("flac"),
+    "ogg": lambda rate, _length: VorbisEncoder(rate),
+    "opus": av_encoder_factory("opus"),
+    "mp3": av_encoder_factory("mp3"),
+    "aac": av_encoder_factory("aac"),
 }
 
 

@@ -26,6 +26,13 @@ def as_float32_mono(samples: np.ndarray, *, name: str = "samples") -> np.ndarray
     return samples.astype(np.float32)
 
 
+def clean_float(samples: np.ndarray) -> np.ndarray:
+    """NaN -> 0 and everything clipped to [-1, 1]: what pcm does, for codecs that take floats."""
+    if np.isfinite(samples).all() and (samples.size == 0 or float(np.abs(samples).max()) <= 1.0):
+        return samples
+    return np.clip(np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0).astype(np.float32)
+
+
 def float_to_s16le(samples: np.ndarray) -> bytes:
     """Little-endian s16 PCM of float samples: NaN -> 0, clipped to [-1, 1], rounded to nearest.
 

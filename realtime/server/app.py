@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from realtime.backend.backend import TTSBackend
 from realtime.config import ServerConfig, config_from_env
+from realtime.server.vendor import vendor_routes
 from realtime.server.websocket import realtime_endpoint
 from realtime.session.capacity import SessionSlots
 
@@ -64,6 +65,7 @@ def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = 
         Route("/health", health),
         Route("/ready", ready),
     ]
+    routes.extend(vendor_routes())  # before "/": the page imports the library from there
     if STATIC_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"))
     app = Starlette(routes=routes, lifespan=lifespan)

@@ -4,10 +4,18 @@ Resampling happens as audio is generated (per segment, flushed at the segment's 
 so `flushed` really means everything was sent). Numbering, timestamps and encoding
 happen when the writer sends a chunk, so audio dropped by a cancel never reaches the
 encoder and the stream the client concatenates stays valid and gapless.
+
+Codecs (flac, ogg, opus, mp3, aac) encode in a worker thread while the writer awaits
+the result, so the event loop keeps serving every other session meanwhile; the writer
+renders one chunk at a time, so a stream's chunks still reach its encoder in order.
+pcm and wav are framed inline: that costs less than the hop to a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +26,17 @@ from realtime.audio.resample import StreamResampler
 from realtime.timeline import Timeline
 
 _EMPTY = np.zeros(0, dtype=np.float32)
+_encode_pool: ThreadPoolExecutor | None = None
+
+
+def _encoder_threads() -> ThreadPoolExecutor:
+    """One pool for every session's codec work, made on first use (pcm-only servers never start it)."""
+    global _encode_pool
+    if _encode_pool is None:
+        _encode_pool = ThreadPoolExecutor(
+            max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="audio-encode"
+        )
+    return _encode_pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +78,21 @@ class AudioStream:
     def elapsed_ms(self) -> float:
         return self._timeline.elapsed_ms
 
-    def render(self, pending: PendingAudio) -> dict[str, Any] | None:
+    def _encode(self, samples: np.ndarray, is_last: bool) -> bytes:
+        data = self._encoder.feed(samples) if len(samples) else b""
+        if is_last:
+            data += self._encoder.close()
+        return data
+
+    async def render(self, pending: PendingAudio) -> dict[str, Any] | None:
         """The `audio` message for `pending`; None once the stream is closed (nothing follows is_last)."""
         if self._encoder.closed:
             return None
-        data = self._encoder.feed(pending.samples) if len(pending.samples) else b""
-        if pending.is_last:
-            data += self._encoder.close()
+        if self._encoder.blocking:
+            loop = asyncio.get_running_loop()
+            data = await loop.run_in_executor(_encoder_threads(), self._encode, pending.samples, pending.is_last)
+        else:
+            data = self._encode(pending.samples, pending.is_last)
         span = self._timeline.advance(len(pending.samples))
         message = {
             "type": "audio",
@@ -81,11 +108,11 @@ class AudioStream:
         self._seq += 1
         return message
 
-    def render_terminal(self, segment: int) -> dict[str, Any] | None:
+    async def render_terminal(self, segment: int) -> dict[str, Any] | None:
         """The closing chunk when the stream ends with no audio left: no samples, the encoder's tail, is_last.
 
         `segment` is the last segment announced (-1 when none was): the chunk belongs to no new
         segment, and `segment_end` stays false since that segment's own end was already marked
         (or, after a cancel, never came).
         """
-        return self.render(PendingAudio(segment, _EMPTY, segment_end=False, is_last=True))
+        return await self.render(PendingAudio(segment, _EMPTY, segment_end=False, is_last=True))

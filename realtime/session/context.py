@@ -211,8 +211,8 @@ class Context:
             self._generating = False
             await stream.aclose()
 
-    def _render(self, pending: PendingAudio) -> dict[str, Any] | None:
-        message = self._audio.render(pending)
+    async def _render(self, pending: PendingAudio) -> dict[str, Any] | None:
+        message = await self._audio.render(pending)
         if message is not None and self._first_audio_at is None and len(pending.samples):
             self._first_audio_at = time.perf_counter()
         return message
@@ -227,7 +227,7 @@ class Context:
     async def _finish(self, reason: str) -> None:
         await self._close_stream()
         self._mark_finished()
-        await self._outbox.send(self._done_message(reason))
+        await self._send_done(reason)
 
     async def _fail(self, exc: Exception) -> None:
         logger.warning("session %s ctx %s: generation failed: %s", self._session_id, self.name, exc)
@@ -235,7 +235,7 @@ class Context:
         self._mark_finished()
         error = ProtocolError(ErrorCode.GENERATION_FAILED, f"generation failed: {exc}", ctx=self.name)
         await self._outbox.send(error.to_message())
-        await self._outbox.send(self._done_message("error"))
+        await self._send_done("error")
 
     def _mark_finished(self) -> None:
         if self.state is not ContextState.FINISHED:
@@ -257,12 +257,20 @@ class Context:
         if not self._audio.closed:
             await self._close_stream()
         await self._outbox.send({"type": "cancelled", "ctx": self.name})
-        await self._outbox.send(self._done_message("cancelled"))
+        await self._send_done("cancelled")
 
     async def abort(self) -> None:
         """The session is gone: stop the engine and release everything, sending nothing."""
         self._mark_finished()
         await self._stop_task()
+
+    async def _send_done(self, reason: str) -> None:
+        """Queue `done`, built when the writer reaches it: after this stream's last chunk was encoded."""
+
+        async def render() -> dict[str, Any]:
+            return self._done_message(reason)
+
+        await self._outbox.put(Outgoing(self.name, render=render, deferred=True))
 
     def _done_message(self, reason: str) -> dict[str, Any]:
         audio_ms = self._audio.elapsed_ms

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
 
 @dataclass(slots=True)
 class Outgoing:
-    """A message waiting to be sent: ready (`message`) or rendered when sent (`render`).
+    """A message waiting to be sent: ready (`message`) or rendered when sent (`render`, awaited).
 
     `ctx` is what the item's audio is counted and dropped by: a context's own stream key
     for audio (a name may be reused while its earlier stream still has audio queued).
@@ -26,11 +26,14 @@ class Outgoing:
 
     ctx: Hashable | None
     message: dict[str, Any] | None = None
-    render: Callable[[], dict[str, Any] | None] | None = None
+    render: Callable[[], Awaitable[dict[str, Any] | None]] | None = None
+    # A control message rendered when sent (`done`, whose totals must count every chunk sent
+    # before it, including one the writer is still encoding): never counted or dropped as audio.
+    deferred: bool = False
 
     @property
     def is_audio(self) -> bool:
-        return self.render is not None
+        return self.render is not None and not self.deferred
 
 
 class OutboxClosed(Exception):

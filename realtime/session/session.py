@@ -303,7 +303,7 @@ class Session:
         try:
             while True:
                 item = await self._outbox.get()
-                message = item.message if item.message is not None else item.render()  # type: ignore[misc]
+                message = item.message if item.message is not None else await item.render()  # type: ignore[misc]
                 if message is not None:
                     await self._transport.send(codec.pack(message))
         except OutboxClosed:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 
+import av
 import numpy as np
 import pytest
 import soundfile
@@ -76,8 +77,11 @@ def test_encode_audio_shares_the_stream_encoders(backend) -> None:
     assert rate == 24000 and len(data) == 2400
     assert np.abs(data - samples).max() < 1e-4
     assert len(instance.encode_audio(samples, 24000, "pcm")) == 4800
-    with pytest.raises(ValueError, match="available"):
-        instance.encode_audio(samples, 24000, "mp3")
+    with av.open(io.BytesIO(instance.encode_audio(samples, 24000, "flac")), format="flac") as container:
+        decoded = np.concatenate([frame.to_ndarray().reshape(-1) for frame in container.decode(audio=0)])
+    assert np.array_equal(decoded, np.rint(samples * 32767).astype(np.int16))  # lossless, every sample
+    with pytest.raises(ValueError, match="available formats: pcm, wav, flac"):
+        instance.encode_audio(samples, 24000, "mp4")
 
 
 def test_generation_failure_is_a_runtime_error_with_the_cause_chained() -> None:

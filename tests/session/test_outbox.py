@@ -9,7 +9,10 @@ from tests.conftest import run
 
 
 def audio(ctx: str, n: int) -> Outgoing:
-    return Outgoing(ctx, render=lambda: {"type": "audio", "ctx": ctx, "n": n})
+    async def render() -> dict[str, object]:
+        return {"type": "audio", "ctx": ctx, "n": n}
+
+    return Outgoing(ctx, render=render)
 
 
 def test_messages_leave_in_the_order_they_were_queued() -> None:
@@ -19,7 +22,11 @@ def test_messages_leave_in_the_order_they_were_queued() -> None:
         await box.put(audio("a", 1))
         await box.send({"type": "done", "ctx": "a"})
         kinds = [(await box.get()) for _ in range(3)]
-        assert [k.message["type"] if k.message else k.render()["type"] for k in kinds] == ["segment", "audio", "done"]
+        assert [k.message["type"] if k.message else (await k.render())["type"] for k in kinds] == [
+            "segment",
+            "audio",
+            "done",
+        ]
 
     run(body())
 
