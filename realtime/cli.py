@@ -50,6 +50,8 @@ def _add_serve(subparsers: Any) -> None:
     qwen.add_argument("--attn-implementation", choices=ATTN_IMPLEMENTATIONS, help=f"attention kernel (default sdpa; {ENV_PREFIX}ATTN_IMPLEMENTATION)")
     qwen.add_argument("--model-idle-unload-s", type=float, metavar="SECONDS",
                       help=f"unload a model unused this long; 0 never (default 300; {ENV_PREFIX}MODEL_IDLE_UNLOAD_S)")
+    serve.add_argument("--ref-audio-dir", type=Path,
+                       help=f"let HTTP clients name reference audio files in this directory ({ENV_PREFIX}REF_AUDIO_DIR)")
     limits = serve.add_argument_group("limits (echoed to clients in session.ready)")
     for f in fields(Limits):
         kind = type(getattr(Limits(), f.name))
@@ -70,7 +72,7 @@ def config_from_args(args: argparse.Namespace, base: ServerConfig | None = None)
     changes = {
         name: getattr(args, name)
         for name in ("host", "port", "models_dir", "engine_threads", "log_level",
-                     "device", "dtype", "attn_implementation", "model_idle_unload_s")
+                     "device", "dtype", "attn_implementation", "model_idle_unload_s", "ref_audio_dir")
         if getattr(args, name) is not None
     }
     if args.api_keys:

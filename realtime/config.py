@@ -49,6 +49,7 @@ class ServerConfig:
     dtype: str = "auto"  # float32, bfloat16, float16 or auto (bfloat16 on a GPU, float32 on the CPU)
     attn_implementation: str = "sdpa"  # sdpa, eager or flash_attention_2
     model_idle_unload_s: float = 300.0
+    ref_audio_dir: Path | None = None  # HTTP `ref_audio: "file:<name>"` reads only here; None: never
 
     def with_limits(self, **changes: Any) -> ServerConfig:
         return replace(self, limits=replace(self.limits, **changes))
@@ -114,6 +115,7 @@ def config_from_env(env: Mapping[str, str] | None = None) -> ServerConfig:
         allowed_origins=_split_list(env.get(ENV_PREFIX + "ALLOWED_ORIGINS", "")),
         engine_threads=int(env.get(ENV_PREFIX + "ENGINE_THREADS", base.engine_threads)),
         log_level=env.get(ENV_PREFIX + "LOG_LEVEL", base.log_level),
+        ref_audio_dir=Path(env[ENV_PREFIX + "REF_AUDIO_DIR"]) if env.get(ENV_PREFIX + "REF_AUDIO_DIR") else None,
         **_model_options_from_env(env, base),
     )
 

@@ -90,3 +90,17 @@ def test_model_options_on_the_command_line_win_and_are_checked(capsys) -> None:
         with pytest.raises(SystemExit):
             parser.parse_args(["serve", *bad])
     assert "tpu" in capsys.readouterr().err
+
+
+def test_reference_audio_directory_is_off_unless_named() -> None:
+    import argparse
+
+    from realtime.cli import _add_serve
+
+    assert config_from_env({}).ref_audio_dir is None
+    assert config_from_env({"REALTIME_TTS_REF_AUDIO_DIR": "/refs"}).ref_audio_dir == Path("/refs")
+    parser = argparse.ArgumentParser()
+    _add_serve(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["serve", "--ref-audio-dir", "/voices"])
+    assert config_from_args(args, ServerConfig(ref_audio_dir=Path("/refs"))).ref_audio_dir == Path("/voices")
+    assert config_from_args(parser.parse_args(["serve"]), ServerConfig()).ref_audio_dir is None

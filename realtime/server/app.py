@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from realtime.auth import AccessPolicy
 from realtime.backend.backend import TTSBackend
 from realtime.config import ServerConfig, config_from_env
+from realtime.http import http_routes
+from realtime.http.errors import ApiError
+from realtime.metrics import HttpMetricsMiddleware, Metrics
 from realtime.server.vendor import vendor_routes
 from realtime.server.websocket import realtime_endpoint
 from realtime.session.capacity import SessionSlots
@@ -45,15 +53,39 @@ def _note_unused_checkpoints(models_dir: Path) -> None:
         )
 
 
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Unknown routes and methods: OpenAI's error shape under /v1, plain text elsewhere."""
+    assert isinstance(exc, HTTPException)
+    if not request.url.path.startswith("/v1/"):
+        return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    message = f"{request.method} {request.url.path}: {exc.detail}"
+    return ApiError(exc.status_code, message, code, headers=dict(exc.headers or {})).response()
+
+
+async def _load_engines(backend: TTSBackend, metrics: Metrics) -> None:
+    """Load every engine, counting each model's load (issue 4's lazy loads should report the same way)."""
+    started = time.perf_counter()
+    try:
+        await backend.initialize()
+    except Exception:
+        for info in backend.models():
+            metrics.model_loaded(info.name, time.perf_counter() - started, ok=False)
+        raise
+    for info in backend.models():
+        metrics.model_loaded(info.name, time.perf_counter() - started, ok=True)
+
+
 def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = None) -> Starlette:
     """The app; with no arguments it reads its configuration from the environment (Procfile, uvicorn --factory)."""
     config = config or config_from_env()
     backend = backend or TTSBackend(engine_threads=config.engine_threads, limits=config.limits)
+    metrics = Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         _note_unused_checkpoints(config.models_dir)
-        await backend.initialize()
+        await _load_engines(backend, metrics)
         logger.info("realtime-tts ready: models %s", ", ".join(m.name for m in backend.models()))
         try:
             yield
@@ -64,12 +96,31 @@ def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = 
         WebSocketRoute("/v1/realtime", realtime_endpoint),
         Route("/health", health),
         Route("/ready", ready),
+        *http_routes(),
     ]
     routes.extend(vendor_routes())  # before "/": the page imports the library from there
     if STATIC_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"))
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = [Middleware(HttpMetricsMiddleware, metrics=metrics)]
+    if config.allowed_origins:  # browsers on these Origins may call the HTTP API too
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(config.allowed_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+                expose_headers=["X-Seed", "X-Model", "X-Speaker", "X-Sample-Rate"],
+            )
+        )
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=middleware,
+        exception_handlers={404: http_error, 405: http_error},
+    )
     app.state.config = config
+    app.state.access = AccessPolicy(api_keys=config.api_keys, allowed_origins=config.allowed_origins)
+    app.state.metrics = metrics
     app.state.backend = backend
     app.state.slots = SessionSlots(backend.capacity)
     return app

@@ -6,7 +6,7 @@ import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from realtime.session.handshake import Admission
+from realtime.auth import bearer_token, subprotocol_token
 from realtime.session.session import Session
 from realtime.session.transport import Disconnected, Frame
 
@@ -49,12 +49,6 @@ class StarletteTransport:
             logger.debug("close after the peer left", exc_info=True)
 
 
-def bearer_token(websocket: WebSocket) -> str | None:
-    header = websocket.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
-
-
 async def realtime_endpoint(websocket: WebSocket) -> None:
     state = websocket.app.state
     offered = websocket.scope.get("subprotocols") or []
@@ -64,8 +58,9 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
         state.backend,
         state.slots,
         limits=state.config.limits,
-        admission=Admission(api_keys=state.config.api_keys, allowed_origins=state.config.allowed_origins),
+        admission=state.access,
         origin=websocket.headers.get("origin"),
-        header_token=bearer_token(websocket),
+        header_token=bearer_token(websocket.headers) or subprotocol_token(offered),
+        metrics=state.metrics,
     )
     await session.run()

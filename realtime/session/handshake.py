@@ -6,11 +6,11 @@ problem is collected, then reported in one error naming them all.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from realtime.audio.encoders import UnsupportedFormatError, create_encoder
+from realtime.auth import AccessPolicy
 from realtime.backend.backend import TTSBackend, draw_seed
 from realtime.config import Limits
 from realtime.engines.base import VoiceRequest
@@ -23,14 +23,6 @@ OVER_CAPACITY_RETRY_MS = 1000
 
 
 @dataclass(frozen=True, slots=True)
-class Admission:
-    """Who may connect: set by the operator."""
-
-    api_keys: tuple[str, ...] = ()
-    allowed_origins: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
 class SessionSetup:
     """What an accepted `session.start` settles for the whole session."""
 
@@ -38,9 +30,9 @@ class SessionSetup:
     settings: StreamSettings
 
 
-def refuse_connection(admission: Admission, origin: str | None, slots: SessionSlots) -> ProtocolError | None:
+def refuse_connection(admission: AccessPolicy, origin: str | None, slots: SessionSlots) -> ProtocolError | None:
     """The error that refuses a new connection before it may speak, or None; takes a slot when admitted."""
-    if admission.allowed_origins and origin is not None and origin not in admission.allowed_origins:
+    if not admission.origin_allowed(origin):
         return ProtocolError(ErrorCode.FORBIDDEN_ORIGIN, f"origin {origin!r} is not allowed", fatal=True)
     if not slots.try_acquire():
         return ProtocolError(
@@ -52,15 +44,12 @@ def refuse_connection(admission: Admission, origin: str | None, slots: SessionSl
     return None
 
 
-def check_token(admission: Admission, header_token: str | None, start: SessionStart) -> None:
-    if not admission.api_keys:
-        return
-    token = header_token or start.token
-    # Compared as bytes: compare_digest raises TypeError on str with non-ASCII characters.
-    if token is None or not any(secrets.compare_digest(token.encode(), key.encode()) for key in admission.api_keys):
+def check_token(admission: AccessPolicy, header_token: str | None, start: SessionStart) -> None:
+    if not admission.token_valid(header_token or start.token):
         raise ProtocolError(
             ErrorCode.UNAUTHORIZED,
-            "a valid token is required (Authorization: Bearer header or session.start token)",
+            "a valid token is required (Authorization: Bearer header, tts.token.<token> subprotocol "
+            "or session.start token)",
             fatal=True,
         )
 
@@ -80,7 +69,7 @@ async def prepare_voice(
 
 
 async def accept_start(
-    message: dict[str, Any], backend: TTSBackend, limits: Limits, admission: Admission, header_token: str | None
+    message: dict[str, Any], backend: TTSBackend, limits: Limits, admission: AccessPolicy, header_token: str | None
 ) -> SessionSetup:
     """Validate the first message as `session.start`, all at once; any problem is fatal."""
     kind = message_type(message)

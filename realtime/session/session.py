@@ -16,16 +16,18 @@ import time
 from contextlib import suppress
 from typing import Any
 
+from realtime.auth import AccessPolicy
 from realtime.backend.backend import TTSBackend
 from realtime.config import Limits
 from realtime.engines.base import VoiceRequest
+from realtime.metrics import Metrics
 from realtime.protocol import codec
 from realtime.protocol.errors import ErrorCode, ProtocolError, combine_field_errors
 from realtime.protocol.frames import decode_frame
 from realtime.protocol.messages import ALL_CONTEXTS, parse_context_overrides, parse_ctx
 from realtime.session.capacity import SessionSlots
 from realtime.session.context import Context, ContextState
-from realtime.session.handshake import Admission, SessionSetup, accept_start, prepare_voice, ready_message, refuse_connection
+from realtime.session.handshake import SessionSetup, accept_start, prepare_voice, ready_message, refuse_connection
 from realtime.session.outbox import Outbox, OutboxClosed
 from realtime.session.transport import Disconnected, Transport
 
@@ -47,18 +49,20 @@ class Session:
         slots: SessionSlots,
         *,
         limits: Limits,
-        admission: Admission | None = None,
+        admission: AccessPolicy | None = None,
         origin: str | None = None,
         header_token: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.id = secrets.token_hex(6)
         self._transport = transport
         self._backend = backend
         self._slots = slots
         self._limits = limits
-        self._admission = admission or Admission()
+        self._admission = admission or AccessPolicy()
         self._origin = origin
         self._header_token = header_token
+        self._metrics = metrics
         self._outbox = Outbox()
         self._contexts: dict[str, Context] = {}
         # Names whose context the server finished (failed or cancelled) before the client's `end`:
@@ -81,6 +85,8 @@ class Session:
         if refusal is not None:
             await self._fail(refusal)
             return
+        if self._metrics is not None:
+            self._metrics.session_opened("websocket")
         writer: asyncio.Task[None] | None = None
         try:
             self._setup = await self._start()
@@ -306,6 +312,8 @@ class Session:
                 message = item.message if item.message is not None else await item.render()  # type: ignore[misc]
                 if message is not None:
                     await self._transport.send(codec.pack(message))
+                    if self._metrics is not None:
+                        self._metrics.observe_message(message)
         except OutboxClosed:
             return
 
@@ -335,6 +343,8 @@ class Session:
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
         error.fatal = True
+        if self._metrics is not None:
+            self._metrics.observe_message(error.to_message())
         try:
             await self._transport.send(codec.pack(error.to_message()))
         except Disconnected:
@@ -360,6 +370,8 @@ class Session:
             elif not task.cancelled():
                 task.exception()
         self._slots.release()
+        if self._metrics is not None:
+            self._metrics.session_closed("websocket")
         await self._transport.close(1000)
         logger.info("session %s closed", self.id)
 

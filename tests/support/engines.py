@@ -84,3 +84,26 @@ class PacedEngine(HibariEngine):
 
     def open_voice(self, request: VoiceRequest) -> Voice:
         return PacedVoice(super().open_voice(request), self._pace_s)
+
+
+CLONING_MODEL_NAME = "hibari-cloning"
+
+
+class CloningEngine(HibariEngine):
+    """hibari under another name that also takes mode voice_clone (speaking as heart), recording each reference.
+
+    Only the embedded voice is real here: it lets tests reach what happens to reference
+    audio (decoded, length-checked, handed to the engine) without a cloning model.
+    """
+
+    info = replace(HIBARI_INFO, name=CLONING_MODEL_NAME, modes=("custom_voice", "voice_clone"))
+
+    def __init__(self, threads: int = 1) -> None:
+        super().__init__(threads=threads)
+        self.reference_seconds: list[float] = []
+
+    def open_voice(self, request: VoiceRequest) -> Voice:
+        if request.spec.mode == "voice_clone":
+            assert request.reference is not None, "voice_clone needs its decoded reference"
+            self.reference_seconds.append(request.reference.duration_s)
+        return super().open_voice(request)

@@ -1,0 +1,78 @@
+"""The two body shapes of a speech response: the raw bytes of one file, or OpenAI's SSE events.
+
+Both turn a generation failure before the first piece into an ApiError (answered as
+an ordinary HTTP error, since no status line went out yet). After it, a raw body is
+cut (StreamFailed) and an SSE body ends with an `error` event.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
+
+from realtime.engines.base import GenerationError, VoiceRequest
+from realtime.http.errors import ApiError
+from realtime.http.protocol import SpeechRequest
+from realtime.http.streaming import StreamFailed
+from realtime.http.synthesis import StreamStats
+
+MEDIA_TYPES = {
+    "pcm": "audio/pcm",
+    "wav": "audio/wav",
+    "mp3": "audio/mpeg",
+    "opus": "audio/ogg; codecs=opus",
+    "ogg": "audio/ogg; codecs=vorbis",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+}
+SSE_MEDIA_TYPE = "text/event-stream"
+
+
+def _sse(event: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
+
+
+def _generation_failed(exc: GenerationError) -> ApiError:
+    return ApiError(500, f"generation failed: {exc}", "generation_failed")
+
+
+async def sse_events(
+    pieces: AsyncIterator[bytes], speech: SpeechRequest, voice: VoiceRequest, stats: StreamStats
+) -> AsyncGenerator[bytes, None]:
+    """OpenAI's speech events: `speech.audio.delta` (base64 audio) per piece, then `speech.audio.done`."""
+    started = False
+    try:
+        async for piece in pieces:
+            started = True
+            yield _sse({"type": "speech.audio.delta", "audio": base64.b64encode(piece).decode()})
+    except GenerationError as exc:
+        if not started:
+            raise _generation_failed(exc) from exc
+        yield _sse({"type": "error", **_generation_failed(exc).body()})
+        return
+    yield _sse(
+        {
+            "type": "speech.audio.done",
+            # No tokens here: input counts characters, output is left at 0 (see README).
+            "usage": {"input_tokens": len(speech.input), "output_tokens": 0, "total_tokens": len(speech.input)},
+            "audio_ms": stats.audio_s * 1000.0,
+            "seed": voice.seed,
+            "model": voice.model,
+            "format": speech.response_format,
+            "sample_rate": speech.sample_rate,
+        }
+    )
+
+
+async def raw_body(pieces: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
+    started = False
+    try:
+        async for piece in pieces:
+            started = True
+            yield piece
+    except GenerationError as exc:
+        if not started:
+            raise _generation_failed(exc) from exc
+        raise StreamFailed(str(exc)) from exc

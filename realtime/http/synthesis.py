@@ -1,0 +1,111 @@
+"""One HTTP utterance as encoded bytes, made as the socket makes a context's stream.
+
+Same parts as the socket: the auto segmenter, the backend's engine threads, the
+streaming resampler and the format's streaming encoder. Resampling, the optional
+tempo change and encoding run off the event loop, one call per engine chunk, in
+order. Closing the generator (the client left) stops the engine within one step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from realtime.audio.encoders import StreamEncoder, create_encoder
+from realtime.audio.resample import StreamResampler
+from realtime.backend.backend import TTSBackend
+from realtime.engines.base import VoiceRequest
+from realtime.http.tempo import TempoChanger
+from realtime.segmenter import Segmenter, SegmenterPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class OutputPlan:
+    format: str
+    sample_rate: int
+    speed: float
+    max_segment_chars: int
+
+
+@dataclass(slots=True)
+class StreamStats:
+    """Filled while the stream runs: for metrics and the SSE `done` event."""
+
+    started: float
+    first_audio_s: float | None = None
+    engine_s: float = 0.0
+    samples: int = 0
+    sample_rate: int = 24000
+    segments: int = 0
+
+    @property
+    def audio_s(self) -> float:
+        return self.samples / self.sample_rate
+
+    @property
+    def rtf(self) -> float | None:
+        return self.engine_s / self.audio_s if self.samples else None
+
+
+class _Converter:
+    """Engine-rate float32 in, encoded bytes out: resample, change tempo, encode (run in a worker thread)."""
+
+    def __init__(self, engine_rate: int, plan: OutputPlan) -> None:
+        self.resampler = StreamResampler(engine_rate, plan.sample_rate)
+        self.tempo = TempoChanger(plan.speed, plan.sample_rate) if plan.speed != 1.0 else None
+        self.encoder: StreamEncoder = create_encoder(plan.format, plan.sample_rate)
+
+    def convert(self, samples: np.ndarray, segment_end: bool) -> tuple[bytes, int]:
+        out = self.resampler.process(samples) if len(samples) else samples
+        if segment_end:
+            tail = self.resampler.finish()
+            out = np.concatenate([out, tail]) if len(tail) else out
+        if self.tempo is not None:
+            out = self.tempo.process(out)
+        return (self.encoder.feed(out) if len(out) else b""), len(out)
+
+    def close(self) -> tuple[bytes, int]:
+        data, count = b"", 0
+        if self.tempo is not None:
+            tail = self.tempo.finish()
+            if len(tail):
+                data, count = self.encoder.feed(tail), len(tail)
+        return data + self.encoder.close(), count
+
+
+async def encoded_speech(
+    backend: TTSBackend, request: VoiceRequest, text: str, plan: OutputPlan, stats: StreamStats
+) -> AsyncIterator[bytes]:
+    """The utterance's bytes as they are encoded: one valid stream of `plan.format` when concatenated."""
+    segmenter = Segmenter(SegmenterPolicy(mode="auto", max_chars=plan.max_segment_chars))
+    segments = segmenter.feed(text) + segmenter.flush()
+    converter = _Converter(backend.model_info(request.model).sample_rate, plan)
+    stats.sample_rate = plan.sample_rate
+    voice = await backend.open_voice(request)
+    try:
+        for segment in segments:
+            stats.segments += 1
+            stream = backend.stream(voice, segment.text)
+            try:
+                asked = time.perf_counter()
+                async for chunk in stream:
+                    stats.engine_s += time.perf_counter() - asked
+                    data, count = await asyncio.to_thread(converter.convert, chunk.samples, chunk.final)
+                    stats.samples += count
+                    if data:
+                        if stats.first_audio_s is None and count:
+                            stats.first_audio_s = time.perf_counter() - stats.started
+                        yield data
+                    asked = time.perf_counter()
+            finally:
+                await stream.aclose()
+        data, count = await asyncio.to_thread(converter.close)
+        stats.samples += count
+        if data:
+            yield data
+    finally:
+        voice.close()
