@@ -449,20 +449,26 @@ class StreamingDecoder:
     # -- internals ---------------------------------------------------------------------
 
     def _validated(self, codes: torch.Tensor | np.ndarray | Sequence[Sequence[int]]) -> torch.Tensor:
+        """The frames as a LongTensor [n, num_quantizers] on the model's device, or InvalidCodes."""
         if isinstance(codes, torch.Tensor):
-            tensor = codes.detach()
+            if codes.is_floating_point() or codes.is_complex() or codes.dtype == torch.bool:
+                raise InvalidCodes(f"codes must be integers, got {codes.dtype}")
+            tensor = codes.detach().to(dtype=torch.long)
         else:
-            array = np.asarray(codes)
+            try:
+                array = np.asarray(codes)
+            except ValueError as error:  # ragged nested sequences
+                raise InvalidCodes(f"codes must be a [frames, {self.num_quantizers}] array: {error}") from error
             if array.size == 0:
-                array = array.reshape(0, self.num_quantizers)
-            tensor = torch.from_numpy(array)
-        if tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool:
-            raise InvalidCodes(f"codes must be integers, got {tensor.dtype}")
+                array = np.zeros((0, self.num_quantizers), dtype=np.int64)
+            if array.dtype.kind not in "iu":
+                raise InvalidCodes(f"codes must be integers, got {array.dtype}")
+            tensor = torch.from_numpy(array.astype(np.int64, copy=False))
         if tensor.ndim != 2 or tensor.shape[1] != self.num_quantizers:
             raise InvalidCodes(f"codes must have shape [frames, {self.num_quantizers}], got {tuple(tensor.shape)}")
         if tensor.numel() and (int(tensor.min()) < 0 or int(tensor.max()) >= self._forward.codebook_size):
             raise InvalidCodes(f"codes must lie in [0, {self._forward.codebook_size})")
-        return tensor.to(device=self._parameter.device, dtype=torch.long)
+        return tensor.to(device=self._parameter.device)
 
     def _spans(self, frames: torch.Tensor) -> list[torch.Tensor]:
         """Split at the frames where the official chunking starts or switches a state."""

@@ -292,7 +292,8 @@ def test_empty_push_returns_no_samples_and_keeps_state(window4_codec: Any) -> No
     codes = random_codes(6, seed=4, codebook_size=64)
     decoder = StreamingDecoder(window4_codec)
     pieces = [decoder.push(codes[:3]), decoder.push(codes[3:3]), decoder.push(np.zeros((0, QUANTIZERS), dtype=np.int64))]
-    pieces.append(decoder.push(codes[3:].numpy()))  # numpy arrays are accepted too
+    pieces.append(decoder.push(codes[3:5].numpy().astype(np.uint16)))  # integer arrays are accepted too
+    pieces.append(decoder.push(codes[5:].tolist()))
     assert pieces[1].shape == (0,) and pieces[2].shape == (0,)
     assert decoder.frames_decoded == 6
     assert_close(np.concatenate(pieces), codec_decode(window4_codec, codes))
@@ -306,6 +307,8 @@ def test_empty_push_returns_no_samples_and_keeps_state(window4_codec: Any) -> No
         lambda: torch.full((2, 16), -1, dtype=torch.long),  # padding value
         lambda: torch.full((2, 16), 64, dtype=torch.long),  # past the codebook
         lambda: torch.zeros(2, 16),  # floats
+        lambda: np.zeros((2, 16)),  # floats
+        lambda: [[0] * 16, [0] * 15],  # ragged
     ],
 )
 def test_bad_codes_are_rejected_before_any_state_changes(window4_codec: Any, bad: Callable[[], Any]) -> None:
