@@ -4,6 +4,7 @@
     realtime-tts say "Hello there." -o hello.wav
     realtime-tts bench                        # time to first audio, server overhead, concurrency
     realtime-tts make-checkpoints --out models --size tiny   # random Qwen3-TTS checkpoints for tests
+    realtime-tts bench-qwen models/CHECKPOINT # our Qwen3 streaming vs the official generate_custom_voice
 """
 
 from __future__ import annotations
@@ -153,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     _add_say(subparsers)
     subparsers.add_parser("bench", help="benchmark time to first audio and concurrency", add_help=False)
     subparsers.add_parser(
+        "bench-qwen", help="Qwen3 streaming engine vs the official generate_custom_voice (needs `scripts/setup qwen`)", add_help=False
+    )
+    subparsers.add_parser(
         "make-checkpoints", help="build random Qwen3-TTS checkpoints for tests (needs `scripts/setup qwen`)", add_help=False
     )
     args, rest = parser.parse_known_args(argv)
@@ -160,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         from realtime import bench
 
         return bench.main(rest)
+    if args.command == "bench-qwen":
+        from realtime.engines.qwen3 import bench_engine
+
+        return bench_engine.main(rest)
     if args.command == "make-checkpoints":
         from realtime.engines.qwen3 import build
 

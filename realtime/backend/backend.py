@@ -95,6 +95,9 @@ class TTSBackend:
         return self._ready
 
     # -- catalogue ---------------------------------------------------------------------------
+    def engines(self) -> list[Engine]:
+        return list(self._engines.values())
+
     def models(self) -> list[ModelInfo]:
         return [engine.info for engine in self._engines.values()]
 
@@ -165,10 +168,10 @@ class TTSBackend:
                 errors = [FieldError("ref_audio", str(exc), ErrorCode.BAD_REFERENCE_AUDIO), *errors]
         if errors or model is None:
             return None, errors
-        info = self._engines[model].info
-        if spec.mode == "custom_voice" and spec.speaker is None and info.speakers:
-            spec = replace(spec, speaker=info.speakers[0])  # PROTOCOL: the model's first listed speaker
-        return VoiceRequest(spec=spec, model=model, seed=seed, reference=reference), []
+        engine = self._engines[model]
+        if spec.mode == "custom_voice" and spec.speaker is None and engine.info.speakers:
+            spec = replace(spec, speaker=engine.info.speakers[0])  # PROTOCOL: the model's first listed speaker
+        return VoiceRequest(spec=spec, model=model, seed=seed, reference=reference, notices=engine.notices(spec)), []
 
     def model_info(self, name: str) -> ModelInfo:
         return self._engines[name].info

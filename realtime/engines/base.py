@@ -48,6 +48,7 @@ class EngineChunk:
 
     samples: np.ndarray
     final: bool
+    notice: str | None = None  # something the client should know about this segment (e.g. it was cut short)
 
 
 class CancelFlag:
@@ -74,6 +75,7 @@ class VoiceRequest:
     model: str
     seed: int
     reference: ReferenceAudio | None = None
+    notices: tuple[str, ...] = ()  # what the client should know, e.g. an instruct this model ignores
 
 
 class Voice(ABC):
@@ -91,6 +93,7 @@ class Engine(ABC):
     """A loaded model that makes voices."""
 
     info: ModelInfo
+    lazy: bool = False  # True when `load` leaves the weights for the first voice (they are counted where they load)
 
     @abstractmethod
     def load(self) -> None:
@@ -99,6 +102,10 @@ class Engine(ABC):
     @abstractmethod
     def check(self, spec: VoiceSpec) -> list[FieldError]:
         """Cheap validation of what only this model can judge (speaker, instruct, language...)."""
+
+    def notices(self, spec: VoiceSpec) -> tuple[str, ...]:
+        """Things about an accepted voice the client should be told (e.g. a setting this model ignores)."""
+        return ()
 
     @abstractmethod
     def open_voice(self, request: VoiceRequest) -> Voice:

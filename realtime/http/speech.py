@@ -200,6 +200,8 @@ async def create_speech(request: Request) -> Response:
                "Cache-Control": "no-store"}
     if voice.spec.speaker:
         headers["X-Speaker"] = voice.spec.speaker
+    if voice.notices:  # e.g. an instruct this model ignores (the socket sends these as `notice` messages)
+        headers["X-Notice"] = " | ".join(voice.notices)
 
     def finished() -> None:
         lease.release()

@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 from realtime.auth import AccessPolicy
 from realtime.backend.backend import TTSBackend
 from realtime.config import ServerConfig, config_from_env
+from realtime.engines.catalog import discover_engines, model_managers
 from realtime.http import http_routes
 from realtime.http.errors import ApiError
 from realtime.metrics import HttpMetricsMiddleware, Metrics
@@ -43,16 +44,6 @@ async def ready(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready", "models": [m.name for m in backend.models()]})
 
 
-def _note_unused_checkpoints(models_dir: Path) -> None:
-    """Say so when checkpoints are present that this version cannot load yet, rather than ignore them silently."""
-    found = sorted(p.parent.name for p in models_dir.glob("*/config.json")) if models_dir.is_dir() else []
-    if found:
-        logger.warning(
-            "checkpoints in %s (%s) are not loaded: Qwen3-TTS support is not in this version; serving the embedded engine",
-            models_dir, ", ".join(found),
-        )
-
-
 async def http_error(request: Request, exc: Exception) -> Response:
     """Unknown routes and methods: OpenAI's error shape under /v1, plain text elsewhere."""
     assert isinstance(exc, HTTPException)
@@ -64,27 +55,30 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _load_engines(backend: TTSBackend, metrics: Metrics) -> None:
-    """Load every engine, counting each model's load (issue 4's lazy loads should report the same way)."""
+    """Load every engine, counting the loads of models loaded at start-up (lazy ones report through their manager)."""
+    eager = [engine.info.name for engine in backend.engines() if not engine.lazy]
     started = time.perf_counter()
     try:
         await backend.initialize()
     except Exception:
-        for info in backend.models():
-            metrics.model_loaded(info.name, time.perf_counter() - started, ok=False)
+        for name in eager:
+            metrics.model_loaded(name, time.perf_counter() - started, ok=False)
         raise
-    for info in backend.models():
-        metrics.model_loaded(info.name, time.perf_counter() - started, ok=True)
+    for name in eager:
+        metrics.model_loaded(name, time.perf_counter() - started, ok=True)
 
 
 def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = None) -> Starlette:
     """The app; with no arguments it reads its configuration from the environment (Procfile, uvicorn --factory)."""
     config = config or config_from_env()
-    backend = backend or TTSBackend(engine_threads=config.engine_threads, limits=config.limits)
+    backend = backend or TTSBackend(discover_engines(config), engine_threads=config.engine_threads, limits=config.limits)
     metrics = Metrics()
+    for manager in model_managers(backend.engines()):  # Qwen3 models load on first use: count those loads too
+        manager.on_load(metrics.model_loaded)
+        metrics.watch_model_manager(manager.stats)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        _note_unused_checkpoints(config.models_dir)
         await _load_engines(backend, metrics)
         logger.info("realtime-tts ready: models %s", ", ".join(m.name for m in backend.models()))
         try:

@@ -206,6 +206,8 @@ class Context:
                     pending = PendingAudio(index, samples, segment_end=chunk.final, is_last=is_last)
                     self._last_queued = self._last_queued or is_last
                     await self._outbox.put(Outgoing(self._stream_key, render=partial(self._render, pending)))
+                if chunk.notice:
+                    await self._outbox.send({"type": "notice", "ctx": self.name, "segment": index, "message": chunk.notice})
                 asked = time.perf_counter()
         finally:
             self._generating = False

@@ -98,6 +98,11 @@ async def accept_start(
     return SessionSetup(request=request, settings=settings)
 
 
+def notice_messages(request: VoiceRequest, ctx: str | None = None) -> list[dict[str, Any]]:
+    """`notice` messages (an extension of PROTOCOL.md): what the client should know about its accepted voice."""
+    return [{"type": "notice", "message": text, **({"ctx": ctx} if ctx is not None else {})} for text in request.notices]
+
+
 def ready_message(session_id: str, setup: SessionSetup, limits: Limits, max_sessions: int) -> dict[str, Any]:
     """`session.ready`: the effective settings, the seed and every limit."""
     spec = setup.request.spec

@@ -27,7 +27,14 @@ from realtime.protocol.frames import decode_frame
 from realtime.protocol.messages import ALL_CONTEXTS, parse_context_overrides, parse_ctx
 from realtime.session.capacity import SessionSlots
 from realtime.session.context import Context, ContextState
-from realtime.session.handshake import SessionSetup, accept_start, prepare_voice, ready_message, refuse_connection
+from realtime.session.handshake import (
+    SessionSetup,
+    accept_start,
+    notice_messages,
+    prepare_voice,
+    ready_message,
+    refuse_connection,
+)
 from realtime.session.outbox import Outbox, OutboxClosed
 from realtime.session.transport import Disconnected, Transport
 
@@ -92,6 +99,8 @@ class Session:
             self._setup = await self._start()
             writer = asyncio.create_task(self._write_loop(), name=f"writer:{self.id}")
             await self._outbox.send(ready_message(self.id, self._setup, self._limits, self._slots.limit))
+            for notice in notice_messages(self._setup.request):
+                await self._outbox.send(notice)
             await self._serve(writer)
         except ProtocolError as error:
             await self._fail(error, writer)
@@ -181,6 +190,8 @@ class Session:
         request = await prepare_voice(self._backend, spec, seed, errors, fatal=False, ctx=ctx)
         self._check_can_open(ctx)  # again: another message may have opened it while the voice was prepared
         self._open_context(ctx, request)
+        for notice in notice_messages(request, ctx):
+            await self._outbox.send(notice)
 
     async def _on_text(self, message: dict[str, Any]) -> None:
         ctx = _ctx(message)

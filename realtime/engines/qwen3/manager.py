@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 Loader = Callable[[Checkpoint], Any]
 Clock = Callable[[], float]
+LoadListener = Callable[[str, float, bool], None]
 
 DEFAULT_IDLE_TIMEOUT_S = 300.0
 DEFAULT_RETRY_AFTER_S = 2.0
@@ -148,6 +149,18 @@ class ModelManager:
         self._unloads = 0
         self._sweeper: threading.Thread | None = None
         self._stop_sweeper = threading.Event()
+        self._load_listeners: list[LoadListener] = []
+
+    def on_load(self, listener: LoadListener) -> None:
+        """Call `listener(name, seconds, ok)` after every load attempt (metrics); it must be cheap and thread-safe."""
+        self._load_listeners.append(listener)
+
+    def _report_load(self, name: str, started: float, ok: bool) -> None:
+        for listener in self._load_listeners:
+            try:
+                listener(name, time.perf_counter() - started, ok)
+            except Exception:  # noqa: BLE001  (a metrics hook must never break a load)
+                log.exception("load listener failed")
 
     # -- leases --------------------------------------------------------------------------------
 
@@ -176,6 +189,7 @@ class ModelManager:
                     slot.failure, slot.failed_at = exc, self._clock()
                     self._load_failures += 1
                 log.warning("loading model %s failed: %s", name, exc)
+                self._report_load(name, started, ok=False)
                 raise ModelLoadError(name, str(exc)) from exc
             with self._lock:
                 if self._closed:  # shut down while loading: do not keep it
@@ -186,6 +200,7 @@ class ModelManager:
                 self._loads += 1
                 lease = self._lease(slot, checkpoint)
             log.info("loaded model %s in %.1f s", name, time.perf_counter() - started)
+            self._report_load(name, started, ok=True)
             return lease
 
     def _lease(self, slot: _Slot, checkpoint: Checkpoint) -> Lease:

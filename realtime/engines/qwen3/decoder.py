@@ -1,0 +1,508 @@
+"""Exact stateful streaming decoder for the Qwen3-TTS 12 Hz speech tokenizer.
+
+The official `speech_tokenizer.decode(codes)` turns a whole utterance of codec frames into
+24 kHz audio (1920 samples per frame). Its decoder is causal end to end: per-frame codebook
+lookup, causal convolutions, a transformer whose attention sees a sliding window of 72
+frames, transposed-convolution upsampling and more causal convolutions. So every sample
+depends only on the frames up to its own, and a decoder that carries each layer's history
+from one call to the next produces the whole-utterance samples while frames are still being
+generated, without re-decoding any left context:
+
+- causal conv (stride 1): the last `(kernel - 1) * dilation` input samples;
+- transposed conv (kernel K, stride S): the `K - S` output samples that overlap the next
+  input's (overlap-add tail);
+- transformer layer: the rotated keys and values of the last `window - 1` frames, with the
+  absolute positions the full decode would use (rotary offsets stay right);
+- codebook lookup, norms, activations and projections act per frame and carry nothing.
+
+The official decode (`Qwen3TTSTokenizerV2Decoder.chunked_decode`) does not decode more than
+300 frames in one pass: each further 300-frame chunk is decoded afresh from 25 frames of
+left context. To be sample-exact for long utterances too, `StreamingDecoder` reproduces
+that: 25 frames before each chunk boundary it starts a second, fresh state on the same
+frames, and switches to it at the boundary (25 extra frames of work per 300).
+
+State lives in a `_DecoderState` per decoder instance; the shared model modules are only
+called, never mutated, so any number of decoders may run over one model (each instance
+is used by one thread at a time). This module imports torch but not qwen_tts: it works on
+the model object it is given.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+# The official decode's chunking, used when the installed qwen_tts does not tell us
+# (read from `chunked_decode`'s defaults otherwise).
+OFFICIAL_CHUNK_FRAMES = 300
+OFFICIAL_CONTEXT_FRAMES = 25
+
+
+class DecoderError(RuntimeError):
+    """Base class of the streaming decoder's errors."""
+
+
+class UnsupportedDecoder(DecoderError):
+    """The model given is not the 12 Hz speech tokenizer this decoder knows how to stream."""
+
+
+class DecoderClosed(DecoderError):
+    """`push` or `finish` was called after `finish`."""
+
+
+class InvalidCodes(DecoderError, ValueError):
+    """The codes pushed have the wrong shape or values outside the codebooks."""
+
+
+def resolve_codec_decoder(tokenizer_model: Any) -> Any:
+    """The `Qwen3TTSTokenizerV2Decoder` inside what callers hold.
+
+    Accepts the `Qwen3TTSTokenizer` wrapper (`Qwen3TTSModel.model.speech_tokenizer`), its
+    `Qwen3TTSTokenizerV2Model` (`.model`), or the decoder module itself.
+    """
+    candidate = tokenizer_model
+    for _ in range(3):
+        if _is_codec_decoder(candidate):
+            return candidate
+        inner = getattr(candidate, "decoder", None)
+        if _is_codec_decoder(inner):
+            return inner
+        candidate = getattr(candidate, "model", None)
+        if candidate is None:
+            break
+    raise UnsupportedDecoder(
+        f"{type(tokenizer_model).__name__} is not a Qwen3-TTS 12 Hz speech tokenizer "
+        "(expected Qwen3TTSTokenizer, Qwen3TTSTokenizerV2Model or its decoder)"
+    )
+
+
+def _is_codec_decoder(obj: Any) -> bool:
+    return isinstance(obj, nn.Module) and all(
+        hasattr(obj, name) for name in ("quantizer", "pre_conv", "pre_transformer", "upsample", "decoder", "config")
+    )
+
+
+def _class_name(module: Any) -> str:
+    return type(module).__name__
+
+
+# --------------------------------------------------------------------------------------
+# Per-instance state
+# --------------------------------------------------------------------------------------
+
+
+class _WindowKV:
+    """One transformer layer's key/value history, in the shape the official attention expects.
+
+    The official attention calls `past_key_values.update(k, v, layer_idx, kwargs)` and
+    attends over what it returns; keys arrive already rotated at their absolute positions.
+    """
+
+    def __init__(self) -> None:
+        self.keys: torch.Tensor | None = None
+        self.values: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return 0 if self.keys is None else int(self.keys.shape[-2])
+
+    def update(
+        self, keys: torch.Tensor, values: torch.Tensor, layer_idx: int, cache_kwargs: dict[str, Any] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.keys is not None and self.values is not None:
+            keys = torch.cat([self.keys, keys], dim=-2)
+            values = torch.cat([self.values, values], dim=-2)
+        self.keys, self.values = keys, values
+        return keys, values
+
+    def keep_last(self, count: int | None) -> None:
+        """Drop keys no future query can see (count=None keeps everything: no window)."""
+        if count is None or self.keys is None or self.values is None:
+            return
+        if count <= 0:
+            self.keys = self.values = None
+        elif self.keys.shape[-2] > count:
+            self.keys = self.keys[..., -count:, :].contiguous()
+            self.values = self.values[..., -count:, :].contiguous()
+
+
+@dataclass
+class _DecoderState:
+    """Everything one decode pass carries between calls (one per chunk of the official decode)."""
+
+    frames: int = 0  # frames seen: the next frame's transformer position
+    history: dict[nn.Module, torch.Tensor] = field(default_factory=dict)
+    kv: dict[nn.Module, _WindowKV] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------
+# The streaming forward pass, layer by layer, over the official modules
+# --------------------------------------------------------------------------------------
+
+
+class _StreamingForward:
+    """Runs the official decoder's forward on new frames only, using and updating a state.
+
+    Mirrors `Qwen3TTSTokenizerV2Decoder.forward`; each stateful layer gets the history it
+    needs prepended, so its output for the new frames equals the full pass's.
+    """
+
+    def __init__(self, decoder: Any) -> None:
+        self.decoder: Any = decoder
+        config = decoder.config
+        self.num_quantizers = int(config.num_quantizers)
+        self.codebook_size = int(config.codebook_size)
+        transformer = decoder.pre_transformer
+        self.layers = list(transformer.layers[: transformer.config.num_hidden_layers])
+        window = getattr(transformer.config, "sliding_window", None)
+        self.window: int | None = int(window) if window else None
+        self.attn_implementation = str(getattr(transformer.config, "_attn_implementation", "eager") or "eager")
+        self.samples_per_frame = int(np.prod(list(config.upsample_rates) + list(config.upsampling_ratios)))
+        self._check_structure()
+
+    def _check_structure(self) -> None:
+        """Fail at construction, not mid-stream, if the model is not shaped as expected."""
+        for module in self.decoder.modules():
+            name = _class_name(module)
+            if name.endswith("CausalConvNet") and (
+                module.conv.stride[0] != 1 or module.padding != module.kernel_size - 1
+            ):
+                raise UnsupportedDecoder(f"causal conv with stride {module.conv.stride[0]} is not supported")
+            if name.endswith("CausalTransConvNet"):
+                conv = module.conv
+                kernel, stride = conv.kernel_size[0], conv.stride[0]
+                if (
+                    conv.groups != 1
+                    or conv.padding[0] != 0
+                    or conv.output_padding[0] != 0
+                    or conv.dilation[0] != 1
+                    or module.left_pad != 0
+                    or module.right_pad != kernel - stride
+                ):
+                    raise UnsupportedDecoder("transposed conv geometry is not the causal one this decoder streams")
+
+    # -- entry point -----------------------------------------------------------------
+
+    def __call__(self, codes: torch.Tensor, state: _DecoderState) -> torch.Tensor:
+        """codes: LongTensor (1, num_quantizers, n) -> waveform (1, 1, n * samples_per_frame)."""
+        decoder = self.decoder
+        hidden = decoder.quantizer.decode(codes)
+        hidden = self._causal_conv(decoder.pre_conv, hidden, state).transpose(1, 2)
+        hidden = self._transformer(hidden, state).permute(0, 2, 1)
+        for blocks in decoder.upsample:
+            for block in blocks:
+                hidden = self._module(block, hidden, state)
+        wav = hidden
+        for block in decoder.decoder:
+            wav = self._module(block, wav, state)
+        state.frames += int(codes.shape[-1])
+        return wav.clamp(min=-1, max=1)
+
+    # -- dispatch over the official module kinds --------------------------------------
+
+    def _module(self, module: Any, hidden: torch.Tensor, state: _DecoderState) -> torch.Tensor:
+        name = _class_name(module)
+        if name.endswith("CausalTransConvNet"):
+            return self._transposed_conv(module, hidden, state)
+        if name.endswith("CausalConvNet"):
+            return self._causal_conv(module, hidden, state)
+        if name.endswith("ConvNeXtBlock"):
+            return self._convnext(module, hidden, state)
+        if name.endswith("ResidualUnit"):
+            return self._residual_unit(module, hidden, state)
+        if name.endswith("DecoderBlock"):
+            for inner in module.block:
+                hidden = self._module(inner, hidden, state)
+            return hidden
+        if name == "SnakeBeta":  # elementwise: no state
+            return module(hidden)
+        raise UnsupportedDecoder(f"do not know how to stream {name}")
+
+    # -- stateful layers ---------------------------------------------------------------
+
+    @staticmethod
+    def _causal_conv(module: Any, hidden: torch.Tensor, state: _DecoderState) -> torch.Tensor:
+        """Causal conv (stride 1): prepend the last `padding` inputs instead of zeros."""
+        context = int(module.padding)
+        if context == 0:
+            return module.conv(hidden)
+        past = state.history.get(module)
+        if past is None:  # before the first frame the official pass pads with zeros
+            past = hidden.new_zeros(hidden.shape[0], hidden.shape[1], context)
+        extended = torch.cat([past, hidden], dim=-1)
+        state.history[module] = extended[..., -context:]
+        return module.conv(extended)
+
+    @staticmethod
+    def _transposed_conv(module: Any, hidden: torch.Tensor, state: _DecoderState) -> torch.Tensor:
+        """Transposed conv as one matrix product plus overlap-add, with the overlap carried over.
+
+        Input t adds `W^T x_t` (K samples) at output position t*S. Outputs up to the new
+        inputs' end are complete once the previous call's overlapping tail is added; the
+        last `K - S` samples wait for the next call (the official layer trims exactly those
+        at the end of an utterance). Done with the official weights as a plain matmul
+        rather than through `ConvTranspose1d`, whose CPU path costs ~0.2 s per call at the
+        real size whatever the length (it would dominate small pushes); equal to it to
+        float rounding.
+        """
+        conv = module.conv
+        kernel, stride = conv.kernel_size[0], conv.stride[0]
+        blocks = math.ceil(kernel / stride)
+        batch, channels_in, count = hidden.shape
+        channels_out = conv.out_channels
+        weight = conv.weight.reshape(channels_in, channels_out * kernel)
+        contributions = torch.matmul(hidden.transpose(1, 2), weight).view(batch, count, channels_out, kernel)
+        if blocks * stride != kernel:
+            contributions = F.pad(contributions, (0, blocks * stride - kernel))
+        summed = hidden.new_zeros(batch, channels_out, (count + blocks - 1) * stride)
+        for block in range(blocks):
+            piece = contributions[..., block * stride : (block + 1) * stride]
+            piece = piece.permute(0, 2, 1, 3).reshape(batch, channels_out, count * stride)
+            summed[..., block * stride : (block + count) * stride] += piece
+        tail = state.history.get(module)
+        if tail is not None:
+            summed[..., : tail.shape[-1]] += tail
+        state.history[module] = summed[..., count * stride :]
+        output = summed[..., : count * stride]
+        if conv.bias is not None:
+            output = output + conv.bias.view(1, channels_out, 1)
+        return output
+
+    def _convnext(self, block: Any, hidden: torch.Tensor, state: _DecoderState) -> torch.Tensor:
+        """`Qwen3TTSTokenizerV2ConvNeXtBlock.forward` with its depthwise conv streamed."""
+        residual = hidden
+        hidden = self._causal_conv(block.dwconv, hidden, state)
+        hidden = hidden.permute(0, 2, 1)
+        hidden = block.norm(hidden)
+        hidden = block.pwconv1(hidden)
+        hidden = block.act(hidden)
+        hidden = block.pwconv2(hidden)
+        hidden = block.gamma * hidden
+        hidden = hidden.permute(0, 2, 1)
+        return residual + hidden
+
+    def _residual_unit(self, unit: Any, hidden: torch.Tensor, state: _DecoderState) -> torch.Tensor:
+        """`Qwen3TTSTokenizerV2DecoderDecoderResidualUnit.forward` with its convs streamed."""
+        residual = hidden
+        hidden = unit.act1(hidden)
+        hidden = self._causal_conv(unit.conv1, hidden, state)
+        hidden = unit.act2(hidden)
+        hidden = self._causal_conv(unit.conv2, hidden, state)
+        return hidden + residual
+
+    def _transformer(self, hidden: torch.Tensor, state: _DecoderState) -> torch.Tensor:
+        """The sliding-window transformer over new frames, attending to the cached window.
+
+        Calls the official layers with a per-state key/value cache and an explicit mask
+        (query at position q sees keys at positions q - window < p <= q, as the official
+        sliding-window mask does); positions continue from the frames already seen.
+        """
+        transformer = self.decoder.pre_transformer
+        hidden = transformer.input_proj(hidden)
+        count = hidden.shape[1]
+        start = state.frames
+        positions = torch.arange(start, start + count, device=hidden.device)
+        position_ids = positions.unsqueeze(0)
+        position_embeddings = transformer.rotary_emb(hidden, position_ids)
+        for layer in self.layers:
+            cache = state.kv.get(layer)
+            if cache is None:
+                cache = state.kv[layer] = _WindowKV()
+            mask = self._attention_mask(len(cache), count, hidden)
+            hidden = layer(
+                hidden,
+                attention_mask=mask,
+                position_ids=position_ids,
+                past_key_values=cache,
+                use_cache=True,
+                cache_position=positions,
+                position_embeddings=position_embeddings,
+            )
+            cache.keep_last(None if self.window is None else self.window - 1)
+        hidden = transformer.norm(hidden)
+        return transformer.output_proj(hidden)
+
+    def _attention_mask(self, past: int, count: int, hidden: torch.Tensor) -> torch.Tensor | None:
+        if self.attn_implementation.startswith("flash"):
+            # Flash attention takes no dense mask: it aligns the causal mask bottom-right and
+            # applies `sliding_window` itself (untested here: no GPU on the dev machine).
+            return None
+        query = torch.arange(past, past + count, device=hidden.device).unsqueeze(1)
+        key = torch.arange(past + count, device=hidden.device).unsqueeze(0)
+        allowed = key <= query
+        if self.window is not None:
+            allowed = allowed & (key > query - self.window)
+        allowed = allowed.view(1, 1, count, past + count)
+        if self.attn_implementation == "sdpa":
+            return allowed
+        # eager (and the rest) add the mask to the attention scores
+        blocked = torch.zeros(allowed.shape, dtype=hidden.dtype, device=hidden.device)
+        return blocked.masked_fill(~allowed, torch.finfo(hidden.dtype).min)
+
+
+def official_chunking(decoder: Any) -> tuple[int, int]:
+    """(chunk frames, left-context frames) that the installed `chunked_decode` defaults to."""
+    try:
+        parameters = inspect.signature(decoder.chunked_decode).parameters
+        chunk = parameters["chunk_size"].default
+        context = parameters["left_context_size"].default
+        if isinstance(chunk, int) and isinstance(context, int) and chunk > 0 and context >= 0:
+            return chunk, context
+    except (AttributeError, KeyError, TypeError, ValueError):
+        pass
+    return OFFICIAL_CHUNK_FRAMES, OFFICIAL_CONTEXT_FRAMES
+
+
+# --------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------
+
+
+class StreamingDecoder:
+    """Incremental 12 Hz codec decoding whose output equals the whole-utterance decode.
+
+    `push(codes)` takes new frames (LongTensor or array of shape [n, 16]) and returns their
+    samples (float32, `n * samples_per_frame`); `finish()` returns what is held back (nothing:
+    no layer looks ahead) and closes the decoder. For any way of splitting the frames into
+    pushes, the concatenated output equals `speech_tokenizer.decode` of all of them (to
+    float rounding). `prime(codes)` decodes frames whose audio is not wanted (voice-clone
+    reference codes, which the official path decodes in front of the generated ones).
+
+    `match_official_chunks=False` decodes the utterance as one causal pass instead of
+    reproducing the official decode's fresh restarts every 300 frames (only utterances
+    longer than 300 frames differ).
+    """
+
+    def __init__(self, tokenizer_model: Any, *, match_official_chunks: bool = True) -> None:
+        self._decoder = resolve_codec_decoder(tokenizer_model)
+        self._forward = _StreamingForward(self._decoder)
+        self._parameter = next(self._decoder.parameters())
+        if match_official_chunks:
+            self._chunk_frames, self._context_frames = official_chunking(self._decoder)
+            if self._context_frames >= self._chunk_frames:
+                raise UnsupportedDecoder(
+                    f"official chunking with {self._context_frames} context frames per "
+                    f"{self._chunk_frames}-frame chunk cannot be reproduced"
+                )
+        else:
+            self._chunk_frames, self._context_frames = 0, 0
+        self._active = _DecoderState()
+        self._warming: _DecoderState | None = None  # the next chunk's state, fed its left context
+        self._frames = 0
+        self._closed = False
+
+    @property
+    def samples_per_frame(self) -> int:
+        return self._forward.samples_per_frame
+
+    @property
+    def num_quantizers(self) -> int:
+        return self._forward.num_quantizers
+
+    @property
+    def frames_decoded(self) -> int:
+        """Frames pushed (and primed) so far."""
+        return self._frames
+
+    @property
+    def finished(self) -> bool:
+        return self._closed
+
+    @property
+    def attention_cache_frames(self) -> int:
+        """Frames of keys/values the transformer keeps (at most window - 1): memory stays bounded."""
+        caches = list(self._active.kv.values()) + (list(self._warming.kv.values()) if self._warming else [])
+        return max((len(cache) for cache in caches), default=0)
+
+    def push(self, codes: torch.Tensor | np.ndarray | Sequence[Sequence[int]]) -> np.ndarray:
+        """Decode new frames; returns their samples as float32, `n * samples_per_frame` long."""
+        if self._closed:
+            raise DecoderClosed("push after finish(): start a new StreamingDecoder")
+        frames = self._validated(codes)
+        if frames.shape[0] == 0:
+            return np.zeros(0, dtype=np.float32)
+        with torch.inference_mode():
+            pieces = [self._decode_span(span) for span in self._spans(frames)]
+            wav = torch.cat(pieces, dim=-1) if len(pieces) > 1 else pieces[0]
+            return wav.reshape(-1).to(torch.float32).cpu().numpy()
+
+    def prime(self, codes: torch.Tensor | np.ndarray | Sequence[Sequence[int]]) -> None:
+        """Decode frames whose audio is not wanted, so what follows sounds as if it came after them."""
+        self.push(codes)
+
+    def finish(self) -> np.ndarray:
+        """Close the stream; returns the held-back tail (always empty: the decoder is causal)."""
+        if self._closed:
+            raise DecoderClosed("finish() was already called")
+        self._closed = True
+        self._active = _DecoderState()
+        self._warming = None
+        return np.zeros(0, dtype=np.float32)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _validated(self, codes: torch.Tensor | np.ndarray | Sequence[Sequence[int]]) -> torch.Tensor:
+        """The frames as a LongTensor [n, num_quantizers] on the model's device, or InvalidCodes."""
+        if isinstance(codes, torch.Tensor):
+            if codes.is_floating_point() or codes.is_complex() or codes.dtype == torch.bool:
+                raise InvalidCodes(f"codes must be integers, got {codes.dtype}")
+            tensor = codes.detach().to(dtype=torch.long)
+        else:
+            try:
+                array = np.asarray(codes)
+            except ValueError as error:  # ragged nested sequences
+                raise InvalidCodes(f"codes must be a [frames, {self.num_quantizers}] array: {error}") from error
+            if array.size == 0:
+                array = np.zeros((0, self.num_quantizers), dtype=np.int64)
+            if array.dtype.kind not in "iu":
+                raise InvalidCodes(f"codes must be integers, got {array.dtype}")
+            tensor = torch.from_numpy(array.astype(np.int64, copy=False))
+        if tensor.ndim != 2 or tensor.shape[1] != self.num_quantizers:
+            raise InvalidCodes(f"codes must have shape [frames, {self.num_quantizers}], got {tuple(tensor.shape)}")
+        if tensor.numel() and (int(tensor.min()) < 0 or int(tensor.max()) >= self._forward.codebook_size):
+            raise InvalidCodes(f"codes must lie in [0, {self._forward.codebook_size})")
+        return tensor.to(device=self._parameter.device)
+
+    def _spans(self, frames: torch.Tensor) -> list[torch.Tensor]:
+        """Split at the frames where the official chunking starts or switches a state."""
+        if not self._chunk_frames:
+            return [frames]
+        spans: list[torch.Tensor] = []
+        start, total = 0, frames.shape[0]
+        while start < total:
+            position = self._frames + start
+            boundary = (position // self._chunk_frames + 1) * self._chunk_frames
+            warm_from = boundary - self._context_frames
+            stop = warm_from if position < warm_from else boundary
+            stop = min(total, start + (stop - position))
+            spans.append(frames[start:stop])
+            start = stop
+        return spans
+
+    def _decode_span(self, span: torch.Tensor) -> torch.Tensor:
+        """Decode frames that lie within one phase of the chunking (no boundary inside)."""
+        if self._chunk_frames:
+            self._enter_phase()
+        codes = span.transpose(0, 1).unsqueeze(0)  # (1, num_quantizers, n)
+        wav = self._forward(codes, self._active)
+        if self._warming is not None:
+            self._forward(codes, self._warming)  # its audio is the old chunk's: discarded
+        self._frames += span.shape[0]
+        return wav
+
+    def _enter_phase(self) -> None:
+        """At a chunk boundary switch to the warmed state; `context` frames before, start one."""
+        position = self._frames
+        if position > 0 and position % self._chunk_frames == 0:
+            self._active = self._warming if self._warming is not None else _DecoderState()
+            self._warming = None
+        offset = position % self._chunk_frames
+        if self._warming is None and offset == self._chunk_frames - self._context_frames and self._context_frames:
+            self._warming = _DecoderState()

@@ -1,0 +1,220 @@
+"""The Qwen3-TTS engine: one checkpoint directory behind the engine contract.
+
+A voice holds a lease on the shared model (loaded on first use by the ModelManager), its
+own seeded generator and, for voice cloning, the clone prompt computed once for the
+context. Each segment is generated frame by frame by our step loop (`frames.py`) and
+decoded by a stateful decoder (`decoder.py`) as the frames come: a one-frame first chunk so
+audio leaves after the first step, then larger ones (`CHUNK_SCHEDULE`). Nothing here runs on the event
+loop; `Voice.close` only drops the lease.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from realtime.engines.base import (
+    CancelFlag,
+    Engine,
+    EngineChunk,
+    GenerationError,
+    ModelInfo,
+    Voice,
+    VoiceRequest,
+)
+from realtime.engines.qwen3.checkpoints import SAMPLE_RATE, Checkpoint
+from realtime.engines.qwen3.manager import Lease, ModelManager
+from realtime.protocol.errors import ErrorCode, FieldError
+from realtime.protocol.messages import GENERATION_RANGES, VoiceSpec
+
+logger = logging.getLogger(__name__)
+
+ENGINE_NAME = "qwen3"
+# Frames per audio chunk, chunk after chunk (the last size repeats): the first chunk (80 ms)
+# leaves after one generation step; then each chunk doubles, so the audio sent stays ahead
+# of playback while decoder calls become fewer and larger.
+CHUNK_SCHEDULE = (1, 2, 4, 8)
+
+
+def chunk_frames(index: int) -> int:
+    """Frames in a segment's chunk number `index` (0, 1, ...)."""
+    return CHUNK_SCHEDULE[min(index, len(CHUNK_SCHEDULE) - 1)]
+
+DEFAULT_CAPACITY = 32  # sessions one Qwen3 model takes at once (each context generates in turn)
+
+
+def model_info(checkpoint: Checkpoint, capacity: int = DEFAULT_CAPACITY) -> ModelInfo:
+    """What a checkpoint serves, read from its config.json: listed to clients before any load."""
+    return ModelInfo(
+        name=checkpoint.name,
+        engine=ENGINE_NAME,
+        modes=(checkpoint.mode,),
+        speakers=checkpoint.speakers,
+        languages=checkpoint.languages,
+        accepts_instruct=checkpoint.accepts_instruct,
+        generation_settings=tuple(GENERATION_RANGES),
+        sample_rate=SAMPLE_RATE,
+        capacity=capacity,
+    )
+
+
+class Qwen3Engine(Engine):
+    """One checkpoint; the model itself lives in the shared ModelManager and loads on first use."""
+
+    lazy = True
+
+    def __init__(self, checkpoint: Checkpoint, manager: ModelManager, *, capacity: int = DEFAULT_CAPACITY) -> None:
+        self.checkpoint = checkpoint
+        self.info = model_info(checkpoint, capacity)
+        self.manager = manager
+
+    def load(self) -> None:
+        """Import the Qwen3 stack now (seconds), so a missing package fails at start-up, not mid-session.
+
+        The weights load lazily, on the first voice that needs them.
+        """
+        from realtime.engines.qwen3.runtime import import_qwen_tts
+
+        import_qwen_tts()
+
+    def check(self, spec: VoiceSpec) -> list[FieldError]:
+        name = self.info.name
+        errors: list[FieldError] = []
+        if spec.speaker is not None:
+            if not self.info.speakers:
+                errors.append(
+                    FieldError("speaker", f"model {name} ({spec.mode}) has no predefined speakers; leave speaker out")
+                )
+            elif spec.speaker.lower() not in self.info.speakers:
+                errors.append(
+                    FieldError(
+                        "speaker",
+                        f"{spec.speaker!r} is not a speaker of model {name}; valid: {', '.join(self.info.speakers)}",
+                        ErrorCode.UNKNOWN_VOICE,
+                    )
+                )
+        if spec.instruct is not None and self.checkpoint.model_type == "base":
+            errors.append(
+                FieldError("instruct", f"model {name} clones a voice from reference audio; it takes no instruct")
+            )
+        if spec.language.lower() not in self.info.languages:
+            errors.append(
+                FieldError(
+                    "language",
+                    f"model {name} does not speak {spec.language!r}; use one of: {', '.join(self.info.languages)}",
+                )
+            )
+        return errors
+
+    def notices(self, spec: VoiceSpec) -> tuple[str, ...]:
+        if spec.instruct is not None and not self.info.accepts_instruct and self.checkpoint.notice:
+            return (self.checkpoint.notice,)
+        return ()
+
+    def open_voice(self, request: VoiceRequest) -> Voice:
+        lease = self.manager.acquire(self.checkpoint)
+        try:
+            return Qwen3Voice(lease, request)
+        except BaseException:
+            lease.release()
+            raise
+
+    def shutdown(self) -> None:
+        self.manager.shutdown()
+
+
+class Qwen3Voice(Voice):
+    """One context's voice: the model lease, the seeded generator, the clone prompt if any."""
+
+    def __init__(self, lease: Lease, request: VoiceRequest) -> None:
+        from realtime.engines.qwen3.prompts import ClonePrompt, PromptError
+        from realtime.engines.qwen3.sampling import SamplingParams, make_generator
+
+        self._lease = lease
+        self._tts: Any = lease.model
+        self._spec = request.spec
+        self._model_name = request.model
+        try:
+            self._params = SamplingParams.from_config(self._tts.generate_defaults, request.spec.generation.given())
+        except ValueError as exc:
+            raise GenerationError(f"generation settings rejected by {request.model}: {exc}") from exc
+        self._device = self._tts.model.talker.device
+        self._generator = make_generator(request.seed, self._device)
+        self._clone: ClonePrompt | None = None
+        if request.spec.mode == "voice_clone":
+            if request.reference is None:
+                raise GenerationError("voice_clone needs reference audio")
+            try:  # computed once for the context: every segment reuses the x-vector and reference codes
+                self._clone = ClonePrompt.from_audio(
+                    self._tts,
+                    request.reference.samples,
+                    ref_text=request.spec.ref_text,
+                    x_vector_only=request.spec.x_vector_only,
+                )
+            except PromptError as exc:
+                raise GenerationError(f"the reference audio cannot be used: {exc}") from exc
+
+    def _prompt(self, text: str) -> Any:
+        from realtime.engines.qwen3 import prompts
+
+        spec = self._spec
+        if spec.mode == "custom_voice":
+            return prompts.custom_voice_prompt(
+                self._tts, text, speaker=(spec.speaker or "").lower(), language=spec.language, instruct=spec.instruct
+            )
+        if spec.mode == "voice_design":
+            return prompts.voice_design_prompt(self._tts, text, instruct=spec.instruct or "", language=spec.language)
+        assert self._clone is not None
+        return prompts.voice_clone_prompt(self._tts, text, self._clone, language=spec.language)
+
+    def synthesize(self, text: str, cancel: CancelFlag) -> Iterator[EngineChunk]:
+        import torch
+
+        from realtime.engines.qwen3.decoder import StreamingDecoder
+        from realtime.engines.qwen3.frames import generate_frames, max_frames_for
+        from realtime.engines.qwen3.prompts import PromptError
+
+        try:
+            prompt = self._prompt(text)
+        except PromptError as exc:
+            raise GenerationError(f"{self._model_name} cannot take this segment: {exc}") from exc
+        max_frames = max_frames_for(text, self._spec.language, self._params.max_new_tokens)
+        frames = generate_frames(
+            self._tts, prompt, self._params, self._generator, lambda: cancel.is_set, max_frames
+        )
+        decoder = StreamingDecoder(self._tts.model.speech_tokenizer.model)
+        if self._clone is not None and self._clone.icl and self._clone.ref_codes is not None:
+            decoder.prime(self._clone.ref_codes)  # as the official path decodes the reference in front
+        try:
+            pending: list[torch.Tensor] = []
+            chunks = 0
+            for frame in frames:
+                pending.append(frame)
+                if len(pending) >= chunk_frames(chunks):
+                    yield EngineChunk(decoder.push(torch.stack(pending)), final=False)
+                    pending, chunks = [], chunks + 1
+            if cancel.is_set:
+                return
+            tail = decoder.push(torch.stack(pending)) if pending else np.zeros(0, dtype=np.float32)
+            yield EngineChunk(np.concatenate([tail, decoder.finish()]), final=True, notice=self._cut_short(frames.outcome, text))
+        finally:
+            frames.close()
+
+    def _cut_short(self, outcome: Any, text: str) -> str | None:
+        """The notice for a segment that hit the frame bound (the model never said it was done)."""
+        if outcome is None or not outcome.hit_limit:
+            return None
+        logger.warning(
+            "%s: no end of speech within the bound of %d frames (%d characters of text); segment cut there",
+            self._model_name, outcome.max_frames, len(text),
+        )
+        return (
+            f"the model did not end this segment within its bound of {outcome.max_frames} frames "
+            f"({outcome.max_frames / 12.5:.1f} s, set by the text length and max_new_tokens); its audio was cut there"
+        )
+
+    def close(self) -> None:
+        self._lease.release()

@@ -1,0 +1,192 @@
+"""Seeded token selection for the Qwen3 talker and its code predictor.
+
+The official `generate_*` calls sample through transformers' `generate`, which draws from
+the process-wide torch RNG, so two contexts running at once change each other's audio.
+Here every draw comes from a `torch.Generator` owned by one context, and the logits are
+processed exactly as transformers does for the official path, in its order:
+repetition penalty, then (only when sampling) temperature, top-k, top-p, then a
+multinomial draw; greedy takes the argmax after the repetition penalty. With the same
+seed in the global RNG and in our generator, the draws are the same numbers, which the
+tests use to pin the semantics down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+
+# transformers' fallbacks, used by the official wrapper when generation_config.json is
+# silent (Qwen3TTSModel._merge_generate_kwargs).
+_HARD_DEFAULTS: dict[str, Any] = {
+    "do_sample": True,
+    "top_k": 50,
+    "top_p": 1.0,
+    "temperature": 0.9,
+    "repetition_penalty": 1.05,
+    "subtalker_dosample": True,
+    "subtalker_top_k": 50,
+    "subtalker_top_p": 1.0,
+    "subtalker_temperature": 0.9,
+    "max_new_tokens": 2048,
+}
+
+# The protocol's `generation` settings that override the checkpoint's defaults.
+OVERRIDABLE = ("temperature", "top_p", "top_k", "repetition_penalty", "max_new_tokens")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSampling:
+    """How one stream of tokens is chosen (the talker's codebook 0, or the residual codes)."""
+
+    do_sample: bool = True
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be >= 0, got {self.top_k}")
+        if not 0.0 <= self.top_p <= 1.0:
+            raise ValueError(f"top_p must be in 0..1, got {self.top_p}")
+        if self.repetition_penalty <= 0:
+            raise ValueError(f"repetition_penalty must be > 0, got {self.repetition_penalty}")
+
+    @property
+    def greedy(self) -> bool:
+        """Temperature 0 means "always the most likely token" (transformers would refuse it)."""
+        return not self.do_sample or self.temperature == 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingParams:
+    """Every sampling setting of one generation: talker, code predictor and length."""
+
+    talker: TokenSampling
+    subtalker: TokenSampling
+    max_new_tokens: int
+
+    @classmethod
+    def from_config(
+        cls,
+        generation_config: Mapping[str, Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> SamplingParams:
+        """The checkpoint's `generation_config.json` dict, then the client's overrides.
+
+        Keys missing from both fall back to the official wrapper's hard defaults. The
+        overrides (the protocol's `generation` map; None values ignored) act on the
+        talker only, as the same keyword arguments do in the official `generate_*`; the
+        code predictor keeps its `subtalker_*` settings.
+        """
+        merged = dict(_HARD_DEFAULTS)
+        for key, value in (generation_config or {}).items():
+            if key in merged and value is not None:
+                merged[key] = value
+        for key, value in (overrides or {}).items():
+            if key not in OVERRIDABLE:
+                raise ValueError(f"unknown generation setting {key!r}; known: {', '.join(OVERRIDABLE)}")
+            if value is not None:
+                merged[key] = value
+        max_new_tokens = int(merged["max_new_tokens"])
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        return cls(
+            talker=TokenSampling(
+                do_sample=bool(merged["do_sample"]),
+                temperature=float(merged["temperature"]),
+                top_k=int(merged["top_k"]),
+                top_p=float(merged["top_p"]),
+                repetition_penalty=float(merged["repetition_penalty"]),
+            ),
+            subtalker=TokenSampling(
+                do_sample=bool(merged["subtalker_dosample"]),
+                temperature=float(merged["subtalker_temperature"]),
+                top_k=int(merged["subtalker_top_k"]),
+                top_p=float(merged["subtalker_top_p"]),
+            ),
+            max_new_tokens=max_new_tokens,
+        )
+
+    def greedy(self) -> SamplingParams:
+        """The same settings with sampling switched off for both talker and code predictor."""
+        return replace(
+            self,
+            talker=replace(self.talker, do_sample=False),
+            subtalker=replace(self.subtalker, do_sample=False),
+        )
+
+    def official_kwargs(self) -> dict[str, Any]:
+        """The same settings as keyword arguments of the official `generate_*` calls."""
+        return {
+            "do_sample": self.talker.do_sample,
+            "temperature": self.talker.temperature,
+            "top_k": self.talker.top_k,
+            "top_p": self.talker.top_p,
+            "repetition_penalty": self.talker.repetition_penalty,
+            "subtalker_dosample": self.subtalker.do_sample,
+            "subtalker_temperature": self.subtalker.temperature,
+            "subtalker_top_k": self.subtalker.top_k,
+            "subtalker_top_p": self.subtalker.top_p,
+            "max_new_tokens": self.max_new_tokens,
+        }
+
+
+def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """A generator for one context; it must live on the device the logits live on."""
+    generator = torch.Generator(device=device)
+    generator.manual_seed(int(seed))
+    return generator
+
+
+def process_logits(logits: torch.Tensor, params: TokenSampling, history: torch.Tensor | None = None) -> torch.Tensor:
+    """The scores transformers would sample from, for logits of shape (batch, vocab).
+
+    `history` (batch, n) holds the tokens already generated in this stream; the
+    repetition penalty divides their positive scores and multiplies their negative ones.
+    Masked scores (-inf) stay masked. Returns a new float32 tensor.
+    """
+    scores = logits.to(dtype=torch.float32, copy=True)
+    if params.repetition_penalty != 1.0 and history is not None and history.numel() > 0:
+        previous = torch.gather(scores, 1, history)
+        previous = torch.where(previous < 0, previous * params.repetition_penalty, previous / params.repetition_penalty)
+        scores.scatter_(1, history, previous)
+    if params.greedy:
+        return scores
+    if params.temperature != 1.0:
+        scores = scores / params.temperature
+    if params.top_k != 0:
+        top_k = min(params.top_k, scores.shape[-1])
+        kth_best = torch.topk(scores, top_k)[0][..., -1, None]
+        scores = scores.masked_fill(scores < kth_best, float("-inf"))
+    if params.top_p < 1.0:
+        sorted_scores, sorted_indices = torch.sort(scores, descending=False)
+        cumulative = sorted_scores.softmax(dim=-1).cumsum(dim=-1)
+        sorted_remove = cumulative <= (1 - params.top_p)
+        sorted_remove[..., -1:] = False  # keep at least the best token
+        remove = sorted_remove.scatter(1, sorted_indices, sorted_remove)
+        scores = scores.masked_fill(remove, float("-inf"))
+    return scores
+
+
+def sample_next(
+    logits: torch.Tensor,
+    params: TokenSampling,
+    generator: torch.Generator,
+    history: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The next token for each row of `logits` (batch, vocab): shape (batch, 1), int64.
+
+    Draws only from `generator`, never from the global RNG. Greedy (no draw at all)
+    when `params.greedy`.
+    """
+    scores = process_logits(logits, params, history)
+    if params.greedy:
+        return scores.argmax(dim=-1, keepdim=True)
+    probs = scores.softmax(dim=-1)
+    return torch.multinomial(probs, num_samples=1, generator=generator)
