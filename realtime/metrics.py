@@ -121,11 +121,16 @@ class Metrics:
 class ModelManagerStats(Protocol):
     """What a model manager reports (realtime.engines.qwen3.manager.ManagerStats has this shape)."""
 
-    loads: int
-    load_failures: int
-    unloads: int
-    loaded: tuple[str, ...]
-    leases: int
+    @property
+    def loads(self) -> int: ...
+    @property
+    def load_failures(self) -> int: ...
+    @property
+    def unloads(self) -> int: ...
+    @property
+    def loaded(self) -> tuple[str, ...]: ...
+    @property
+    def leases(self) -> int: ...
 
 
 class _ModelManagerCollector(Collector):

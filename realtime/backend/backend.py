@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -40,6 +40,15 @@ class AudioChunk:
     is_last: bool
     format: str = "pcm"
     timestamp_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class UtterancePiece:
+    """One engine chunk of a whole-text utterance, with the segment it belongs to."""
+
+    segment: int
+    segments: int
+    chunk: EngineChunk
 
 
 def draw_seed() -> int:
@@ -213,23 +222,32 @@ class TTSBackend:
         if errors or request is None:
             raise ValueError("; ".join(error.describe() for error in errors))
         sample_rate = self.model_info(request.model).sample_rate
-        segmenter = Segmenter(SegmenterPolicy(mode="auto", max_chars=self.limits.max_segment_chars))
-        segments = segmenter.feed(text) + segmenter.flush()
         timeline = Timeline(sample_rate)
         try:
-            voice = await self.open_voice(request)
+            async for piece in self.utterance(request, text):
+                is_last = piece.chunk.final and piece.segment == piece.segments - 1
+                span = timeline.advance(len(piece.chunk.samples))
+                yield AudioChunk(piece.chunk.samples, sample_rate, is_last, "pcm", span.start_ms)
         except GenerationError as exc:
-            raise RuntimeError(f"{spec.mode}: {exc}") from exc
+            raise RuntimeError(f"{spec.mode} generation failed: {exc}") from exc
+
+    async def utterance(
+        self, request: VoiceRequest, text: str, max_segment_chars: int | None = None
+    ) -> AsyncGenerator[UtterancePiece, None]:
+        """One whole text as the socket speaks it: auto-segmented, segment after segment through one voice.
+
+        Shared by the facade and the HTTP API; closing the generator stops the engine within one step.
+        """
+        policy = SegmenterPolicy(mode="auto", max_chars=max_segment_chars or self.limits.max_segment_chars)
+        segmenter = Segmenter(policy)
+        segments = segmenter.feed(text) + segmenter.flush()
+        voice = await self.open_voice(request)
         try:
             for index, segment in enumerate(segments):
                 stream = self.stream(voice, segment.text)
                 try:
                     async for chunk in stream:
-                        is_last = chunk.final and index == len(segments) - 1
-                        span = timeline.advance(len(chunk.samples))
-                        yield AudioChunk(chunk.samples, sample_rate, is_last, "pcm", span.start_ms)
-                except GenerationError as exc:
-                    raise RuntimeError(f"{spec.mode} generation failed: {exc}") from exc
+                        yield UtterancePiece(index, len(segments), chunk)
                 finally:
                     await stream.aclose()
         finally:

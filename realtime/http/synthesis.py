@@ -1,6 +1,6 @@
 """One HTTP utterance as encoded bytes, made as the socket makes a context's stream.
 
-Same parts as the socket: the auto segmenter, the backend's engine threads, the
+Same parts as the socket: the backend's utterance (auto segmenter, engine threads), the
 streaming resampler and the format's streaming encoder. Resampling, the optional
 tempo change and encoding run off the event loop, one call per engine chunk, in
 order. Closing the generator (the client left) stops the engine within one step.
@@ -20,7 +20,6 @@ from realtime.audio.resample import StreamResampler
 from realtime.backend.backend import TTSBackend
 from realtime.engines.base import VoiceRequest
 from realtime.http.tempo import TempoChanger
-from realtime.segmenter import Segmenter, SegmenterPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +39,6 @@ class StreamStats:
     engine_s: float = 0.0
     samples: int = 0
     sample_rate: int = 24000
-    segments: int = 0
 
     @property
     def audio_s(self) -> float:
@@ -81,31 +79,23 @@ async def encoded_speech(
     backend: TTSBackend, request: VoiceRequest, text: str, plan: OutputPlan, stats: StreamStats
 ) -> AsyncIterator[bytes]:
     """The utterance's bytes as they are encoded: one valid stream of `plan.format` when concatenated."""
-    segmenter = Segmenter(SegmenterPolicy(mode="auto", max_chars=plan.max_segment_chars))
-    segments = segmenter.feed(text) + segmenter.flush()
     converter = _Converter(backend.model_info(request.model).sample_rate, plan)
     stats.sample_rate = plan.sample_rate
-    voice = await backend.open_voice(request)
+    pieces = backend.utterance(request, text, plan.max_segment_chars)
     try:
-        for segment in segments:
-            stats.segments += 1
-            stream = backend.stream(voice, segment.text)
-            try:
-                asked = time.perf_counter()
-                async for chunk in stream:
-                    stats.engine_s += time.perf_counter() - asked
-                    data, count = await asyncio.to_thread(converter.convert, chunk.samples, chunk.final)
-                    stats.samples += count
-                    if data:
-                        if stats.first_audio_s is None and count:
-                            stats.first_audio_s = time.perf_counter() - stats.started
-                        yield data
-                    asked = time.perf_counter()
-            finally:
-                await stream.aclose()
-        data, count = await asyncio.to_thread(converter.close)
-        stats.samples += count
-        if data:
-            yield data
+        asked = time.perf_counter()
+        async for piece in pieces:
+            stats.engine_s += time.perf_counter() - asked
+            data, count = await asyncio.to_thread(converter.convert, piece.chunk.samples, piece.chunk.final)
+            stats.samples += count
+            if data:
+                if stats.first_audio_s is None and count:
+                    stats.first_audio_s = time.perf_counter() - stats.started
+                yield data
+            asked = time.perf_counter()
     finally:
-        voice.close()
+        await pieces.aclose()
+    data, count = await asyncio.to_thread(converter.close)
+    stats.samples += count
+    if data:
+        yield data
