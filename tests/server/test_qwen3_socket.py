@@ -212,6 +212,12 @@ def test_a_0b6_custom_voice_tells_the_client_it_ignores_instruct(tiny_checkpoint
 
     with BackgroundServer(ServerConfig(models_dir=tmp_path, device="cpu", log_level="warning")) as running:
         messages = run(body(running.url), timeout=TIMEOUT)
+        response = post_speech(running, {
+            "model": "small-custom-voice", "voice": "ryan", "input": "Hi.", "response_format": "pcm",
+            "instructions": "whisper it", "generation": GENERATION,
+        })
+    assert response.status_code == 200, response.text
+    assert "ignores `instruct`" in response.headers["x-notice"]  # the same notice over HTTP
     notices = [m for m in messages if m["type"] == "notice"]
     assert [n.get("ctx") for n in notices] == [None, "other"]
     assert all("ignores `instruct`" in n["message"] for n in notices)
