@@ -246,3 +246,41 @@ def test_the_openai_speech_endpoint_speaks_with_a_qwen3_checkpoint(qwen_server: 
     _, messages = _speak(qwen_server.url, "Over HTTP.", **_start("custom_voice", speaker="ryan", seed=5))
     socket_samples = pcm_samples(audio_bytes(messages)).astype(np.float32) / 32768.0
     assert np.array_equal(decoded_samples(response.content, "wav"), socket_samples)  # one path, one seed: the same audio
+
+
+def test_a_checkpoint_that_fails_to_load_is_a_segment_error_and_the_session_goes_on(
+    tiny_checkpoints: dict[str, Path], tmp_path: Path
+) -> None:
+    source = tiny_checkpoints["voice_design"]
+    broken = tmp_path / "broken-voice-design"
+    broken.mkdir()
+    (tmp_path / source.name).symlink_to(source)  # a sound checkpoint beside it
+    for entry in source.iterdir():  # every file in place, but the weights are not weights
+        if entry.name != "model.safetensors":
+            (broken / entry.name).symlink_to(entry)
+    (broken / "model.safetensors").write_bytes(b"\0" * 4096)
+
+    async def body(url: str) -> list[dict[str, Any]]:
+        wire = await Wire.open(url)
+        try:
+            await wire.start(**_start("voice_design", model="broken-voice-design"))
+            await wire.send({"type": "text", "text": "This cannot be spoken."})
+            await wire.send({"type": "end"})
+            failed = await wire.until_done("main", timeout=TIMEOUT)
+            await wire.send({"type": "context.start", "ctx": "fallback", "model": source.name})
+            await wire.send({"type": "text", "ctx": "fallback", "text": "Still here."})
+            await wire.send({"type": "end", "ctx": "fallback"})
+            return failed + await wire.until_done("fallback", timeout=TIMEOUT)
+        finally:
+            await wire.close()
+
+    with BackgroundServer(ServerConfig(models_dir=tmp_path, device="cpu", log_level="critical")) as running:
+        messages = run(body(running.url), timeout=TIMEOUT)
+        failures = scrape(running, "realtime_tts_model_loads_total", model="broken-voice-design", outcome="failure")
+    [error] = [m for m in messages if m["type"] == "error"]
+    assert error["code"] == 4105 and error["ctx"] == "main" and error["fatal"] is False
+    assert "broken-voice-design" in error["message"] and "load" in error["message"]
+    done = [m for m in messages if m["type"] == "done"]
+    assert [(d["ctx"], d["reason"]) for d in done] == [("main", "error"), ("fallback", "end")]
+    assert audio_bytes(messages, "fallback")
+    assert failures == 1

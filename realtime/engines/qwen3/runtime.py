@@ -193,7 +193,7 @@ def load_model(path: Path, options: LoadOptions) -> Any:
             local_files_only=True,
         )
     except Exception as exc:  # noqa: BLE001
-        raise ModelFilesError(f"cannot load {path.name} on {device} ({dtype_name}): {exc}") from exc
+        raise ModelFilesError(f"{exc} (from {path}, on {device}, {dtype_name})") from exc
     speech_tokenizer = model.model.speech_tokenizer
     if device == "cpu" and speech_tokenizer is not None and dtype_name != "float32":
         speech_tokenizer.model.to(torch.float32)
