@@ -31,6 +31,7 @@ const hook = {
   received: [], // every audio message: {ctx, seq, segment, bytes, timestamp_ms, duration_ms, is_last}
   lines: [],
   errors: [],
+  notices: [], // the text of every `notice` (settings a model ignores, segments cut short)
   done: [],
   flushed: [], // ctx of every `flushed`
   cancels: [], // {at: performance.now(), scheduledBefore}
@@ -240,6 +241,8 @@ function receive(message) {
       return hook.flushed.push(message.ctx);
     case "error":
       return serverError(message);
+    case "notice":
+      return showNotice(message);
     default:
       return undefined; // pong: the log shows it
   }
@@ -455,6 +458,17 @@ function showError(text) {
 
 function clearErrors() {
   $("errors").replaceChildren();
+  $("notices").replaceChildren();
+}
+
+/** A `notice`: not an error, but something the person should know (e.g. the model ignores the style). */
+function showNotice(message) {
+  const where = message.ctx ? ` (${message.ctx}${message.segment !== undefined ? `, segment ${message.segment}` : ""})` : "";
+  const text = `${message.message}${where}`;
+  hook.notices.push(text);
+  const item = document.createElement("li");
+  item.textContent = text;
+  $("notices").append(item);
 }
 
 function setStatus(kind, text) {
