@@ -51,6 +51,8 @@ def _add_serve(subparsers: Any) -> None:
     qwen.add_argument("--attn-implementation", choices=ATTN_IMPLEMENTATIONS, help=f"attention kernel (default sdpa; {ENV_PREFIX}ATTN_IMPLEMENTATION)")
     qwen.add_argument("--model-idle-unload-s", type=float, metavar="SECONDS",
                       help=f"unload a model unused this long; 0 never (default 300; {ENV_PREFIX}MODEL_IDLE_UNLOAD_S)")
+    qwen.add_argument("--preload-models", action="store_true", default=None,
+                      help=f"load and warm every checkpoint at start-up; /ready waits for it ({ENV_PREFIX}PRELOAD_MODELS=1)")
     serve.add_argument("--ref-audio-dir", type=Path,
                        help=f"let HTTP clients name reference audio files in this directory ({ENV_PREFIX}REF_AUDIO_DIR)")
     limits = serve.add_argument_group("limits (echoed to clients in session.ready)")
@@ -73,7 +75,7 @@ def config_from_args(args: argparse.Namespace, base: ServerConfig | None = None)
     changes = {
         name: getattr(args, name)
         for name in ("host", "port", "models_dir", "engine_threads", "log_level",
-                     "device", "dtype", "attn_implementation", "model_idle_unload_s", "ref_audio_dir")
+                     "device", "dtype", "attn_implementation", "model_idle_unload_s", "preload_models", "ref_audio_dir")
         if getattr(args, name) is not None
     }
     if args.api_keys:

@@ -49,6 +49,7 @@ class ServerConfig:
     dtype: str = "auto"  # float32, bfloat16, float16 or auto (bfloat16 on a GPU, float32 on the CPU)
     attn_implementation: str = "sdpa"  # sdpa, eager or flash_attention_2
     model_idle_unload_s: float = 300.0
+    preload_models: bool = False  # load and warm every Qwen3 checkpoint at start-up (/ready waits for it)
     ref_audio_dir: Path | None = None  # HTTP `ref_audio: "file:<name>"` reads only here; None: never
 
     def with_limits(self, **changes: Any) -> ServerConfig:
@@ -121,7 +122,7 @@ def config_from_env(env: Mapping[str, str] | None = None) -> ServerConfig:
 
 
 def _model_options_from_env(env: Mapping[str, str], base: ServerConfig) -> dict[str, Any]:
-    """REALTIME_TTS_DEVICE, _DTYPE, _ATTN_IMPLEMENTATION, _MODEL_IDLE_UNLOAD_S."""
+    """REALTIME_TTS_DEVICE, _DTYPE, _ATTN_IMPLEMENTATION, _MODEL_IDLE_UNLOAD_S, _PRELOAD_MODELS."""
     device = env.get(ENV_PREFIX + "DEVICE", base.device).strip()
     try:
         check_device(device)
@@ -137,4 +138,5 @@ def _model_options_from_env(env: Mapping[str, str], base: ServerConfig) -> dict[
         "dtype": _env_choice(env, "DTYPE", DTYPES, base.dtype),
         "attn_implementation": _env_choice(env, "ATTN_IMPLEMENTATION", ATTN_IMPLEMENTATIONS, base.attn_implementation),
         "model_idle_unload_s": idle,
+        "preload_models": _coerce(env.get(ENV_PREFIX + "PRELOAD_MODELS", ""), True),
     }

@@ -62,6 +62,8 @@ def test_model_options_come_from_the_environment() -> None:
         "cuda:1", "bfloat16", "eager", 30.0)
     defaults = config_from_env({})
     assert (defaults.device, defaults.dtype, defaults.attn_implementation) == ("auto", "auto", "sdpa")
+    assert defaults.preload_models is False
+    assert config_from_env({"REALTIME_TTS_PRELOAD_MODELS": "1"}).preload_models is True
 
 
 @pytest.mark.parametrize(
@@ -86,6 +88,8 @@ def test_model_options_on_the_command_line_win_and_are_checked(capsys) -> None:
     config = config_from_args(args, ServerConfig(device="cuda", model_idle_unload_s=5))
     assert (config.device, config.dtype, config.attn_implementation, config.model_idle_unload_s) == (
         "cpu", "float16", "eager", 0.0)
+    assert config.preload_models is False  # not asked for: the base's value stays
+    assert config_from_args(parser.parse_args(["serve", "--preload-models"]), ServerConfig()).preload_models is True
     for bad in (["--device", "tpu"], ["--dtype", "int8"], ["--attn-implementation", "fast"]):
         with pytest.raises(SystemExit):
             parser.parse_args(["serve", *bad])

@@ -93,7 +93,7 @@ class Engine(ABC):
     """A loaded model that makes voices."""
 
     info: ModelInfo
-    lazy: bool = False  # True when `load` leaves the weights for the first voice (they are counted where they load)
+    reports_own_loads: bool = False  # True when its model loads are reported where they happen (a model manager), not at start-up
 
     @abstractmethod
     def load(self) -> None:

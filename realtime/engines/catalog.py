@@ -33,7 +33,7 @@ def qwen3_engines(checkpoints: list[Checkpoint], config: ServerConfig) -> list[E
     manager = ModelManager(
         official_loader(LoadOptions.from_config(config)), idle_timeout_s=config.model_idle_unload_s
     )
-    return [Qwen3Engine(checkpoint, manager) for checkpoint in checkpoints]
+    return [Qwen3Engine(checkpoint, manager, preload=config.preload_models) for checkpoint in checkpoints]
 
 
 def discover_engines(config: ServerConfig) -> list[Engine]:

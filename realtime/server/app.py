@@ -56,7 +56,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 async def _load_engines(backend: TTSBackend, metrics: Metrics) -> None:
     """Load every engine, counting the loads of models loaded at start-up (lazy ones report through their manager)."""
-    eager = [engine.info.name for engine in backend.engines() if not engine.lazy]
+    eager = [engine.info.name for engine in backend.engines() if not engine.reports_own_loads]
     started = time.perf_counter()
     try:
         await backend.initialize()

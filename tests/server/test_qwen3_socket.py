@@ -284,3 +284,15 @@ def test_a_checkpoint_that_fails_to_load_is_a_segment_error_and_the_session_goes
     assert [(d["ctx"], d["reason"]) for d in done] == [("main", "error"), ("fallback", "end")]
     assert audio_bytes(messages, "fallback")
     assert failures == 1
+
+
+def test_preloaded_models_are_loaded_and_warmed_before_ready(tiny_checkpoints: dict[str, Path]) -> None:
+    config = ServerConfig(
+        models_dir=tiny_checkpoints["custom_voice"].parent, device="cpu", log_level="warning", preload_models=True
+    )
+    with BackgroundServer(config) as running:  # start() returns once /ready would say ready
+        for model in ("tiny-base", "tiny-custom-voice", "tiny-voice-design"):  # each mode's warm-up ran
+            assert scrape(running, "realtime_tts_model_loads_total", model=model, outcome="success") == 1
+        assert scrape(running, "realtime_tts_model_manager_loads_total") == 3
+        _speak(running.url, "Already warm.", **_start("voice_design"))
+        assert scrape(running, "realtime_tts_model_manager_loads_total") == 3  # the session loaded nothing

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from realtime.audio.reference import ReferenceAudio
 from realtime.engines.base import (
     CancelFlag,
     Engine,
@@ -28,7 +29,7 @@ from realtime.engines.base import (
 from realtime.engines.qwen3.checkpoints import SAMPLE_RATE, Checkpoint
 from realtime.engines.qwen3.manager import Lease, ModelManager
 from realtime.protocol.errors import ErrorCode, FieldError
-from realtime.protocol.messages import GENERATION_RANGES, VoiceSpec
+from realtime.protocol.messages import GENERATION_RANGES, GenerationParams, VoiceSpec
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ def chunk_frames(index: int) -> int:
     return CHUNK_SCHEDULE[min(index, len(CHUNK_SCHEDULE) - 1)]
 
 DEFAULT_CAPACITY = 32  # sessions one Qwen3 model takes at once (each context generates in turn)
+WARM_UP_FRAMES = 3
 
 
 def model_info(checkpoint: Checkpoint, capacity: int = DEFAULT_CAPACITY) -> ModelInfo:
@@ -64,21 +66,48 @@ def model_info(checkpoint: Checkpoint, capacity: int = DEFAULT_CAPACITY) -> Mode
 class Qwen3Engine(Engine):
     """One checkpoint; the model itself lives in the shared ModelManager and loads on first use."""
 
-    lazy = True
+    reports_own_loads = True  # the manager reports every load to /metrics, preloads included
 
-    def __init__(self, checkpoint: Checkpoint, manager: ModelManager, *, capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(
+        self, checkpoint: Checkpoint, manager: ModelManager, *, capacity: int = DEFAULT_CAPACITY, preload: bool = False
+    ) -> None:
         self.checkpoint = checkpoint
         self.info = model_info(checkpoint, capacity)
         self.manager = manager
+        self.preload = preload
 
     def load(self) -> None:
         """Import the Qwen3 stack now (seconds), so a missing package fails at start-up, not mid-session.
 
-        The weights load lazily, on the first voice that needs them.
+        The weights load lazily, on the first voice that needs them, unless `preload` asks to
+        load them now and warm them up with a short utterance (then /ready means ready to speak).
         """
         from realtime.engines.qwen3.runtime import import_qwen_tts
 
         import_qwen_tts()
+        if self.preload:
+            self.warm_up()
+
+    def warm_up(self) -> None:
+        """Load the model and speak a few frames in this checkpoint's mode, so the first client pays neither."""
+        spec = VoiceSpec(
+            mode=self.checkpoint.mode,
+            speaker=self.info.speakers[0] if self.info.speakers else None,
+            instruct="A calm, clear voice." if self.checkpoint.mode == "voice_design" else None,
+            x_vector_only=True,
+            generation=GenerationParams(max_new_tokens=WARM_UP_FRAMES + 1),
+        )
+        reference = None
+        if self.checkpoint.mode == "voice_clone":  # a second of quiet noise is enough for the speaker encoder
+            noise = np.random.default_rng(0).standard_normal(SAMPLE_RATE).astype(np.float32) * 0.05
+            reference = ReferenceAudio(noise, SAMPLE_RATE)
+        voice = self.open_voice(VoiceRequest(spec=spec, model=self.info.name, seed=0, reference=reference))
+        try:
+            for _ in voice.synthesize("Hello.", CancelFlag()):
+                pass
+        finally:
+            voice.close()
+        logger.info("%s loaded and warmed up", self.info.name)
 
     def check(self, spec: VoiceSpec) -> list[FieldError]:
         name = self.info.name
