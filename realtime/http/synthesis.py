@@ -2,21 +2,22 @@
 
 Same parts as the socket: the backend's utterance (auto segmenter, engine threads), the
 streaming resampler and the format's streaming encoder. Resampling, the optional
-tempo change and encoding run off the event loop, one call per engine chunk, in
-order. Closing the generator (the client left) stops the engine within one step.
+tempo change and encoding run in the shared encode pool (pcm and wav at normal speed
+inline, as on the socket), one call per engine chunk, in order. Closing the generator
+(the client left) stops the engine within one step.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from realtime.audio.encoders import StreamEncoder, create_encoder
 from realtime.audio.resample import StreamResampler
+from realtime.audio.workers import off_loop
 from realtime.backend.backend import TTSBackend
 from realtime.engines.base import VoiceRequest
 from realtime.http.tempo import TempoChanger
@@ -56,6 +57,8 @@ class _Converter:
         self.resampler = StreamResampler(engine_rate, plan.sample_rate)
         self.tempo = TempoChanger(plan.speed, plan.sample_rate) if plan.speed != 1.0 else None
         self.encoder: StreamEncoder = create_encoder(plan.format, plan.sample_rate)
+        # pcm and wav at normal speed are cheaper inline than a hop to a thread, as on the socket.
+        self.blocking = self.encoder.blocking or self.tempo is not None
 
     def convert(self, samples: np.ndarray, segment_end: bool) -> tuple[bytes, int]:
         out = self.resampler.process(samples) if len(samples) else samples
@@ -75,6 +78,10 @@ class _Converter:
         return data + self.encoder.close(), count
 
 
+async def _run(converter: _Converter, work: Callable[..., tuple[bytes, int]], *args: object) -> tuple[bytes, int]:
+    return await off_loop(work, *args) if converter.blocking else work(*args)
+
+
 async def encoded_speech(
     backend: TTSBackend, request: VoiceRequest, text: str, plan: OutputPlan, stats: StreamStats
 ) -> AsyncIterator[bytes]:
@@ -86,7 +93,7 @@ async def encoded_speech(
         asked = time.perf_counter()
         async for piece in pieces:
             stats.engine_s += time.perf_counter() - asked
-            data, count = await asyncio.to_thread(converter.convert, piece.chunk.samples, piece.chunk.final)
+            data, count = await _run(converter, converter.convert, piece.chunk.samples, piece.chunk.final)
             stats.samples += count
             if data:
                 if stats.first_audio_s is None and count:
@@ -95,7 +102,7 @@ async def encoded_speech(
             asked = time.perf_counter()
     finally:
         await pieces.aclose()
-    data, count = await asyncio.to_thread(converter.close)
+    data, count = await _run(converter, converter.close)
     stats.samples += count
     if data:
         yield data

@@ -13,9 +13,6 @@ pcm and wav are framed inline: that costs less than the hop to a thread.
 
 from __future__ import annotations
 
-import asyncio
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,20 +20,10 @@ import numpy as np
 
 from realtime.audio.encoders import StreamEncoder, create_encoder
 from realtime.audio.resample import StreamResampler
+from realtime.audio.workers import off_loop
 from realtime.timeline import Timeline
 
 _EMPTY = np.zeros(0, dtype=np.float32)
-_encode_pool: ThreadPoolExecutor | None = None
-
-
-def _encoder_threads() -> ThreadPoolExecutor:
-    """One pool for every session's codec work, made on first use (pcm-only servers never start it)."""
-    global _encode_pool
-    if _encode_pool is None:
-        _encode_pool = ThreadPoolExecutor(
-            max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="audio-encode"
-        )
-    return _encode_pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +76,7 @@ class AudioStream:
         if self._encoder.closed:
             return None
         if self._encoder.blocking:
-            loop = asyncio.get_running_loop()
-            data = await loop.run_in_executor(_encoder_threads(), self._encode, pending.samples, pending.is_last)
+            data = await off_loop(self._encode, pending.samples, pending.is_last)
         else:
             data = self._encode(pending.samples, pending.is_last)
         span = self._timeline.advance(len(pending.samples))
