@@ -25,8 +25,9 @@ from realtime.http import http_routes
 from realtime.http.errors import ApiError
 from realtime.metrics import HttpMetricsMiddleware, Metrics
 from realtime.server.vendor import vendor_routes
-from realtime.server.websocket import realtime_endpoint
+from realtime.server.websocket import RealtimeEndpoint
 from realtime.session.capacity import SessionSlots
+from realtime.session.pending import PendingConnections
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = 
             await backend.shutdown()
 
     routes = [
-        WebSocketRoute("/v1/realtime", realtime_endpoint),
+        WebSocketRoute("/v1/realtime", RealtimeEndpoint()),
         Route("/health", health),
         Route("/ready", ready),
         *http_routes(),
@@ -117,4 +118,7 @@ def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = 
     app.state.metrics = metrics
     app.state.backend = backend
     app.state.slots = SessionSlots(backend.capacity)
+    app.state.pending = PendingConnections(
+        config.limits.max_pending_connections, config.limits.max_pending_per_client
+    )
     return app

@@ -13,6 +13,7 @@ import uvicorn
 from realtime.backend.backend import TTSBackend
 from realtime.config import ServerConfig
 from realtime.server.app import create_app
+from realtime.server.ws_protocol import AbortableWebSocketProtocol
 
 # uvicorn refuses frames over its own limit with a bare close; set it above ours so that a
 # frame just over our limit gets the protocol's `error` message before the 1009 close.
@@ -25,6 +26,7 @@ def uvicorn_config(config: ServerConfig, backend: TTSBackend | None = None) -> u
         host=config.host,
         port=config.port,
         ws_max_size=config.limits.max_frame_bytes * WS_MAX_SIZE_FACTOR,
+        ws=AbortableWebSocketProtocol,  # can drop a client that reads nothing (ws_protocol.py)
         ws_per_message_deflate=False,  # audio does not compress; deflate only costs latency
         log_level=config.log_level,
         lifespan="on",

@@ -205,7 +205,9 @@ class Context:
                 if len(samples) or chunk.final:
                     pending = PendingAudio(index, samples, segment_end=chunk.final, is_last=is_last)
                     self._last_queued = self._last_queued or is_last
-                    await self._outbox.put(Outgoing(self._stream_key, render=partial(self._render, pending)))
+                    await self._outbox.put(
+                        Outgoing(self._stream_key, render=partial(self._render, pending), size=pending.samples.nbytes)
+                    )
                 if chunk.notice:
                     await self._outbox.send({"type": "notice", "ctx": self.name, "segment": index, "message": chunk.notice})
                 asked = time.perf_counter()

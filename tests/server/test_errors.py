@@ -196,7 +196,8 @@ def test_over_capacity_closes_with_1013_and_retry_after(make_server) -> None:
         first = await Wire.open(srv.url)
         ready = await first.start()
         assert ready["limits"]["max_sessions"] == 1
-        second = await Wire.open(srv.url)
+        second = await Wire.open(srv.url)  # connecting takes no slot: an accepted session.start does
+        await second.send({"type": "session.start"})
         error = await expect_fatal(second, 1013)
         assert isinstance(error["retry_after_ms"], int) and error["retry_after_ms"] > 0
         # The first session is unaffected, and its slot is freed once it closes.
