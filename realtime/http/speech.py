@@ -213,4 +213,5 @@ async def create_speech(request: Request) -> Response:
         headers=headers,
         on_close=finished,
         on_error=lambda error: metrics.error("http", error.status, error.code),
+        send_timeout_s=limits.send_timeout_s,
     )

@@ -99,7 +99,12 @@ class Session:
     # -- entry point ---------------------------------------------------------------------------
     async def run(self) -> None:
         refusal = refuse_connection(self._admission, self._origin)
-        if refusal is None and self._pending is not None and not self._pending.try_enter(self._client):
+        # A connection that shows a valid key already (header or subprotocol) waits outside the
+        # pending pool: keyless squatters filling the pool cannot lock keyed clients out.
+        keyed = self._admission.requires_token and self._admission.token_valid(self._header_token)
+        if keyed or self._pending is None:
+            self._pending = None
+        elif refusal is None and not self._pending.try_enter(self._client):
             refusal = over_capacity(
                 f"too many connections waiting to start (at most {self._pending.max_total}, "
                 f"{self._pending.max_per_client} per client address)"
