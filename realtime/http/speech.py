@@ -70,6 +70,8 @@ def parse_json(body: bytes) -> Any:
         raise ApiError(400, f"the request body is not valid JSON: {exc}", "invalid_json") from None
     except RecursionError:
         raise ApiError(400, "the request body is nested too deeply", "invalid_json") from None
+    except ValueError as exc:  # an integer past Python's int-string limit, among others
+        raise ApiError(400, f"the request body is not usable JSON: {exc}", "invalid_json") from None
 
 
 def _parse_request(body: bytes, limits: Limits) -> tuple[SpeechRequest | None, list[Problem]]:
