@@ -17,8 +17,11 @@ from enum import Enum
 from functools import partial
 from typing import Any
 
-from realtime.backend.backend import TTSBackend
-from realtime.engines.base import CancelFlag, GenerationError, Voice, VoiceRequest
+import numpy as np
+
+from realtime.backend.backend import MAX_CONSECUTIVE_SEGMENT_FAILURES, TTSBackend
+from realtime.backend.threaded import ThreadedStream
+from realtime.engines.base import CancelFlag, EngineChunk, GenerationError, Voice, VoiceRequest
 from realtime.protocol.errors import ErrorCode, ProtocolError
 from realtime.segmenter import Segment, Segmenter, SegmenterPolicy
 from realtime.session.audio_stream import AudioStream, PendingAudio
@@ -86,6 +89,7 @@ class Context:
         self._cancel = CancelFlag()
         self._last_queued = False
         self._segments_started = 0
+        self._failures_in_a_row = 0
         self.client_ended = False  # the client sent `end` (rather than the server finishing it first)
         self._ready_at: float | None = None
         self._first_audio_at: float | None = None
@@ -188,7 +192,7 @@ class Context:
                 "type": "segment",
                 "ctx": self.name,
                 "segment": index,
-                "text": segment.text,
+                "text": self._backend.speakable(segment.text),  # what the engine is given (normalized)
                 "char_start": segment.char_start,
                 "char_end": segment.char_end,
             }
@@ -197,23 +201,47 @@ class Context:
         self._cancel = CancelFlag()  # closing a segment's stream sets its flag: each segment gets its own
         stream = self._backend.stream(voice, segment.text, self._cancel)
         try:
-            asked = time.perf_counter()
-            async for chunk in stream:
-                self._engine_seconds += time.perf_counter() - asked
-                samples = self._audio.resample(chunk.samples, chunk.final)
-                is_last = chunk.final and self._end_follows()
-                if len(samples) or chunk.final:
-                    pending = PendingAudio(index, samples, segment_end=chunk.final, is_last=is_last)
-                    self._last_queued = self._last_queued or is_last
-                    await self._outbox.put(
-                        Outgoing(self._stream_key, render=partial(self._render, pending), size=pending.samples.nbytes)
-                    )
-                if chunk.notice:
-                    await self._outbox.send({"type": "notice", "ctx": self.name, "segment": index, "message": chunk.notice})
-                asked = time.perf_counter()
+            await self._stream_segment(stream, index)
+            self._failures_in_a_row = 0
+        except GenerationError as exc:
+            self._failures_in_a_row += 1
+            if self._failures_in_a_row >= MAX_CONSECUTIVE_SEGMENT_FAILURES:
+                raise  # the engine is failing, not the text: 4105, the context ends
+            await self._skip_segment(index, exc)
         finally:
             self._generating = False
             await stream.aclose()
+
+    async def _stream_segment(self, stream: ThreadedStream[EngineChunk], index: int) -> None:
+        asked = time.perf_counter()
+        async for chunk in stream:
+            self._engine_seconds += time.perf_counter() - asked
+            samples = self._audio.resample(chunk.samples, chunk.final)
+            is_last = chunk.final and self._end_follows()
+            if len(samples) or chunk.final:
+                pending = PendingAudio(index, samples, segment_end=chunk.final, is_last=is_last)
+                self._last_queued = self._last_queued or is_last
+                await self._outbox.put(
+                    Outgoing(self._stream_key, render=partial(self._render, pending), size=pending.samples.nbytes)
+                )
+            if chunk.notice:
+                await self._outbox.send({"type": "notice", "ctx": self.name, "segment": index, "message": chunk.notice})
+            asked = time.perf_counter()
+
+    async def _skip_segment(self, index: int, exc: GenerationError) -> None:
+        """A segment the engine could not speak: close its audio where it stopped, tell the client, go on."""
+        logger.warning("session %s ctx %s: segment %d skipped: %s", self._session_id, self.name, index, exc)
+        is_last = self._end_follows()
+        samples = self._audio.resample(np.zeros(0, dtype=np.float32), True)
+        self._last_queued = self._last_queued or is_last
+        pending = PendingAudio(index, samples, segment_end=True, is_last=is_last)
+        await self._outbox.put(
+            Outgoing(self._stream_key, render=partial(self._render, pending), size=pending.samples.nbytes)
+        )
+        await self._outbox.send(
+            {"type": "notice", "ctx": self.name, "segment": index,
+             "message": f"segment {index} could not be spoken and was skipped: {exc}"}
+        )
 
     async def _render(self, pending: PendingAudio) -> dict[str, Any] | None:
         message = await self._audio.render(pending)
