@@ -3,6 +3,7 @@
     realtime-tts serve --port 8000            # the server, on the embedded engine unless models are installed
     realtime-tts say "Hello there." -o hello.wav
     realtime-tts bench                        # time to first audio, server overhead, concurrency
+    realtime-tts soak --clients 8 --minutes 3 # random cancels, disconnects, slow readers; RSS over time
     realtime-tts make-checkpoints --out models --size tiny   # random Qwen3-TTS checkpoints for tests
     realtime-tts bench-qwen models/CHECKPOINT # our Qwen3 streaming vs the official generate_custom_voice
 """
@@ -159,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         "bench-qwen", help="Qwen3 streaming engine vs the official generate_custom_voice (needs `scripts/setup qwen`)", add_help=False
     )
     subparsers.add_parser(
+        "soak", help="N clients for M minutes: cancels, disconnects, slow readers, formats; RSS over time",
+        add_help=False,
+    )
+    subparsers.add_parser(
         "make-checkpoints", help="build random Qwen3-TTS checkpoints for tests (needs `scripts/setup qwen`)", add_help=False
     )
     args, rest = parser.parse_known_args(argv)
@@ -170,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
         from realtime.engines.qwen3 import bench_engine
 
         return bench_engine.main(rest)
+    if args.command == "soak":
+        from realtime import soak
+
+        return soak.main(rest)
     if args.command == "make-checkpoints":
         from realtime.engines.qwen3 import build
 
