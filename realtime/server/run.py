@@ -13,6 +13,7 @@ import uvicorn
 from realtime.backend.backend import TTSBackend
 from realtime.config import ServerConfig
 from realtime.server.app import create_app
+from realtime.server.memory import limit_malloc_arenas
 from realtime.server.ws_protocol import AbortableWebSocketProtocol
 
 # uvicorn refuses frames over its own limit with a bare close; set it above ours so that a
@@ -40,6 +41,7 @@ def configure_logging(level: str) -> None:
 def serve(config: ServerConfig) -> None:
     """Run until interrupted."""
     configure_logging(config.log_level)
+    limit_malloc_arenas()  # before any worker thread starts (realtime/server/memory.py)
     uvicorn.Server(uvicorn_config(config)).run()
 
 

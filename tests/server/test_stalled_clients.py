@@ -8,12 +8,16 @@ sockets that never send `session.start`, and a ping flood that never reads its p
 from __future__ import annotations
 
 import asyncio
+import gc
+import socket
 import time
+import tracemalloc
 
 from websockets.exceptions import ConnectionClosed
 
 from realtime.backend.backend import TTSBackend
 from realtime.config import Limits
+from realtime.server.run import BackgroundServer
 from tests.conftest import run
 from tests.support.counting_engine import CountingEngine, counting_backend
 from tests.support.http_checks import scrape
@@ -109,19 +113,31 @@ def test_keyless_squatters_cannot_lock_out_a_keyed_client(make_server) -> None:
     run(body(), timeout=120)
 
 
+def _small_send_buffers(running: BackgroundServer) -> None:
+    """Accepted sockets inherit the listener's SO_SNDBUF: the kernel then hides little of a non-reader."""
+    running._socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+
+
+async def _flood_pings_without_reading(wire: Wire, count: int = 5000) -> None:
+    t = "x" * 250  # 252 bytes packed: the largest kind of ping allowed
+    try:
+        for _ in range(count):  # over 1 MB of pongs asked for, none read
+            await asyncio.wait_for(wire.send({"type": "ping", "t": t}), 3)
+    except (ConnectionClosed, TimeoutError):
+        pass  # dropped, or TCP pushes back: the server stopped reading a client that never reads
+
+
 def test_a_ping_flood_that_never_reads_leaves_no_buffer_behind(make_server) -> None:
     running = make_server(limits=dict(send_timeout_s=0.5, max_queued_bytes=64 * 1024))
+    _small_send_buffers(running)
 
     async def body() -> None:
         wire = await Wire.open(running.url, max_queue=1, sock=small_buffer_socket(running.port))
         ready = await wire.start()
+        gc.collect()
+        baseline = tracemalloc.get_traced_memory()[0]
         assert ready["limits"]["max_queued_bytes"] == 64 * 1024 and ready["limits"]["max_ping_bytes"] == 256
-        t = "x" * 250  # 252 bytes packed: the largest kind of ping allowed
-        try:
-            for _ in range(20_000):  # ~5 MB of pongs asked for, none read
-                await asyncio.wait_for(wire.send({"type": "ping", "t": t}), 10)
-        except (ConnectionClosed, TimeoutError):
-            pass  # dropped (4008), or TCP pushes back: the server stopped reading a client that never reads
+        await _flood_pings_without_reading(wire)
         deadline = time.monotonic() + 60
         while scrape(running, "realtime_tts_errors_total", transport="websocket", code="4008") < 1:
             assert time.monotonic() < deadline, "the ping flooder was never dropped"
@@ -129,6 +145,31 @@ def test_a_ping_flood_that_never_reads_leaves_no_buffer_behind(make_server) -> N
         while scrape(running, "realtime_tts_queued_bytes") != 0:
             assert time.monotonic() < deadline, "queued bytes outlived the session"
             await asyncio.sleep(0.1)
+        await wire.connection.close()
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - baseline
+        assert grown < 1024 * 1024, f"{grown} bytes of Python objects stayed after the flooder left"
+
+    tracemalloc.start()
+    try:
+        run(body(), timeout=120)
+    finally:
+        tracemalloc.stop()
+
+
+def test_queued_output_does_not_keep_a_non_reading_session_from_its_idle_timeout(make_server) -> None:
+    running = make_server(limits=dict(send_timeout_s=600.0, idle_timeout_s=1.0))
+    _small_send_buffers(running)
+
+    async def body() -> None:
+        wire = await Wire.open(running.url, max_queue=1, sock=small_buffer_socket(running.port))
+        await wire.start()
+        await _flood_pings_without_reading(wire, count=4000)  # pongs wait for it; no context generates
+        deadline = time.monotonic() + 60
+        while scrape(running, "realtime_tts_errors_total", transport="websocket", code="4008") < 1:
+            assert time.monotonic() < deadline, "queued pongs kept an idle session alive"
+            await asyncio.sleep(0.1)
+        assert scrape(running, "realtime_tts_sessions_active", transport="websocket") == 0
         await wire.connection.close()
 
     run(body(), timeout=120)
