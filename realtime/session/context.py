@@ -195,7 +195,8 @@ class Context:
         )
         self._generating = True
         self._cancel = CancelFlag()  # closing a segment's stream sets its flag: each segment gets its own
-        stream = self._backend.stream(voice, segment.text, self._cancel)
+        opens = self.request if index == 0 else None  # the context's first segment: its leading silence is cut
+        stream = self._backend.stream(voice, segment.text, self._cancel, first_segment_of=opens)
         try:
             asked = time.perf_counter()
             async for chunk in stream:
