@@ -153,7 +153,9 @@ class HibariEngine(Engine):
         """Settings this model cannot use are ignored, not refused: a client written for another model still gets audio."""
         notices: list[str] = []
         if spec.instruct is not None:
-            notices.append(f"model {HIBARI_MODEL_NAME} takes no style instruct: `instruct` is ignored")
+            notices.append(
+                f"model {HIBARI_MODEL_NAME} takes no style instruct: `instruct` (`instructions` over HTTP) is ignored"
+            )
         given = list(spec.generation.given())
         if given:
             notices.append(

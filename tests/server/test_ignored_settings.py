@@ -42,7 +42,7 @@ def test_instruct_and_generation_on_the_embedded_engine_give_audio_and_notices(s
     notices = [m for m in messages if m["type"] == "notice"]
     assert [n.get("ctx") for n in notices] == [None, None, "b", "b"]  # the context inherits the generation settings
     for instruct, generation in (notices[0:2], notices[2:4]):
-        assert "`instruct` is ignored" in instruct["message"]
+        assert "`instruct` (`instructions` over HTTP) is ignored" in instruct["message"]
         assert "temperature" in generation["message"] and "ignored" in generation["message"]
     assert not any(m["type"] == "error" for m in messages)
     plain = run(speak(server.url, {"seed": 4, "format": "pcm"}))

@@ -140,7 +140,10 @@ class Qwen3Engine(Engine):
             return ()
         if self.checkpoint.notice:
             return (self.checkpoint.notice,)
-        return (f"model {self.info.name} clones a voice from reference audio; it takes no instruct: `instruct` is ignored",)
+        return (
+            f"model {self.info.name} clones a voice from reference audio; it takes no instruct: "
+            "`instruct` (`instructions` over HTTP) is ignored",
+        )
 
     def open_voice(self, request: VoiceRequest) -> Voice:
         lease = self.manager.acquire(self.checkpoint)
