@@ -40,12 +40,13 @@ def fade_in(samples: np.ndarray, length: int) -> np.ndarray:
 class LeadingSilenceTrimmer:
     """Holds a stream's first samples until sound starts, then lets it through from `lead_in` samples before it.
 
-    `push` returns the samples to send now, or None while it holds them; `finish` returns
+    `push` returns the pieces to send now (none while it holds them); `finish` returns
     whatever is still held (a stream that never got loud enough goes out unchanged). The
-    first piece it lets out is at least as long as the first the engine made (the engine
-    sized it so that a codec's first frame fills it), unless the stream ends first. Once it
-    has let the first piece out, or held `max_held` samples with no sound, everything
-    passes through untouched.
+    first piece it lets out is exactly as long as the first the engine made (the engine
+    sized it: small for a quick start, large enough for a codec's first frame), unless the
+    stream ends first; what it held beyond that follows as one more piece. Once it has let
+    the first piece out, or held `max_held` samples with no sound, everything passes
+    through untouched.
     """
 
     def __init__(self, sample_rate: int, lead_in_ms: float = LEAD_IN_MS, max_held_ms: float = MAX_HELD_MS) -> None:
@@ -58,16 +59,16 @@ class LeadingSilenceTrimmer:
         self.passing = False
         self.trimmed = 0  # samples cut from the front
 
-    def push(self, samples: np.ndarray) -> np.ndarray | None:
+    def push(self, samples: np.ndarray) -> list[np.ndarray]:
         if self.passing:
-            return samples
+            return [samples]
         if self._first_piece is None:
             self._first_piece = len(samples)
         if not self._sound_found:
             start = first_audible(samples)
             if start is None:
                 self._hold(samples)
-                return self._release() if self._held_samples > self.max_held else None
+                return self._release() if self._held_samples > self.max_held else []
             self._sound_found = True
             cut = max(0, self._held_samples + start - self.lead_in)
             samples = self._take_held(samples)
@@ -75,11 +76,11 @@ class LeadingSilenceTrimmer:
                 self.trimmed = cut
                 samples = fade_in(samples[cut:], self.lead_in)
         self._hold(samples)
-        return self._release() if self._held_samples >= self._first_piece else None
+        return self._release() if self._held_samples >= self._first_piece else []
 
-    def finish(self) -> np.ndarray:
+    def finish(self) -> list[np.ndarray]:
         """The end of the stream: what is still held goes out as it is."""
-        return _EMPTY if self.passing else self._release()
+        return [] if self.passing else self._release()
 
     def _hold(self, samples: np.ndarray) -> None:
         self._held.append(samples)
@@ -92,6 +93,9 @@ class LeadingSilenceTrimmer:
             return _EMPTY
         return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
-    def _release(self) -> np.ndarray:
+    def _release(self) -> list[np.ndarray]:
+        """Everything held: the engine's first-piece length first, then the rest."""
         self.passing = True
-        return self._take_held()
+        audio = self._take_held()
+        first = self._first_piece or len(audio)
+        return [piece for piece in (audio[:first], audio[first:]) if len(piece)] or [audio]

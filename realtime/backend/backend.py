@@ -62,14 +62,15 @@ def _trimmed(chunks: Iterator[EngineChunk], trimmer: LeadingSilenceTrimmer) -> I
     try:
         for chunk in chunks:
             notice = chunk.notice or notice
-            samples = trimmer.push(chunk.samples)
+            pieces = trimmer.push(chunk.samples)
             if chunk.final:
-                tail = trimmer.finish()
-                samples = tail if samples is None else (np.concatenate([samples, tail]) if len(tail) else samples)
-            if samples is None:
-                continue
-            yield EngineChunk(samples, final=chunk.final, notice=notice)
-            notice = None
+                pieces += trimmer.finish()
+                pieces = pieces or [chunk.samples[:0]]  # the segment's end goes out even with no samples
+            for index, samples in enumerate(pieces):
+                last = index == len(pieces) - 1
+                yield EngineChunk(samples, final=chunk.final and last, notice=notice if last else None)
+            if pieces:
+                notice = None
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:

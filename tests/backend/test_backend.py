@@ -56,7 +56,7 @@ def test_same_seed_same_audio_other_seed_other_audio(backend) -> None:
     [
         (lambda b: b.custom_voice("Hi.", speaker="bob"), "speaker"),
         (lambda b: b.custom_voice("Hi.", seed=True), "seed"),
-        (lambda b: b.custom_voice("Hi.", temperature=0.5), "generation.temperature"),
+        (lambda b: b.custom_voice("Hi.", temperature=-1.0), "generation.temperature"),  # out of range (in range: ignored)
         (lambda b: b.custom_voice("Hi.", warmth=0.5), "generation.warmth"),
         (lambda b: b.custom_voice("   "), "text"),
         (lambda b: b.voice_design("Hi.", instruct="a calm voice"), "voice_design"),
