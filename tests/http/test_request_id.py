@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
@@ -117,3 +119,25 @@ def test_the_requests_log_lines_carry_its_id(server, log_lines: list[str]) -> No
 def test_lines_outside_a_request_carry_no_id() -> None:
     record = logging.LogRecord("realtime", logging.INFO, __file__, 1, "started", None, None)
     assert RequestIdLogFilter().filter(record) and record.request_tag == ""  # type: ignore[attr-defined]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text(max_size=200) | st.from_regex(r"[A-Za-z0-9._:-]{1,140}", fullmatch=True))
+def test_any_incoming_value_is_echoed_only_when_sane(incoming: str) -> None:
+    sane = re.fullmatch(r"[A-Za-z0-9._:-]{1,128}", incoming) is not None
+    answer = request_id_for(incoming)
+    assert (answer == incoming) if sane else NEW_ID.fullmatch(answer)
+
+
+def _valid_field_value(raw: bytes) -> bool:
+    """What HTTP lets a header value be (anything else is refused by the HTTP layer before the app sees it)."""
+    return raw.strip(b" \t") == raw and all(byte >= 0x20 and byte != 0x7F or byte == 0x09 for byte in raw)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.binary(min_size=1, max_size=300).filter(_valid_field_value))
+def test_hostile_header_bytes_get_a_sane_id_over_the_wire(server, raw: bytes) -> None:
+    response = httpx.get(server.http_url + "/health", headers=[(b"x-request-id", raw)], timeout=30)
+    answer = response.headers["x-request-id"]
+    assert re.fullmatch(r"[A-Za-z0-9._:-]{1,128}", answer)
+    assert answer == raw.decode("latin-1") or NEW_ID.fullmatch(answer)
