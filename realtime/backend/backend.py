@@ -58,19 +58,21 @@ def _trimmed(chunks: Iterator[EngineChunk], trimmer: LeadingSilenceTrimmer) -> I
     Chunks that hold only silence are kept back until sound starts; a notice on one of them
     rides on the next chunk that goes out. Closing this generator closes the engine's.
     """
-    notice: str | None = None
+    notices: list[str] = []
     try:
         for chunk in chunks:
-            notice = chunk.notice or notice
+            if chunk.notice:
+                notices.append(chunk.notice)
             pieces = trimmer.push(chunk.samples)
             if chunk.final:
                 pieces += trimmer.finish()
                 pieces = pieces or [chunk.samples[:0]]  # the segment's end goes out even with no samples
             for index, samples in enumerate(pieces):
                 last = index == len(pieces) - 1
-                yield EngineChunk(samples, final=chunk.final and last, notice=notice if last else None)
+                notice = "; ".join(notices) if last and notices else None
+                yield EngineChunk(samples, final=chunk.final and last, notice=notice)
             if pieces:
-                notice = None
+                notices = []
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
