@@ -27,6 +27,7 @@ from realtime.protocol.errors import ErrorCode, FieldError
 from realtime.protocol.messages import VoiceSpec, parse_voice
 from realtime.segmenter import Segmenter, SegmenterPolicy
 from realtime.timeline import Timeline
+from realtime.words.aligner import WordTimer
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class TTSBackend:
             engine.info.name: engine for engine in (engines or [HibariEngine(threads=self._engine_threads)])
         }
         self.limits = limits or Limits()
+        self.word_timer = WordTimer()  # word timestamps for contexts and requests that ask for them
         self._executor: ThreadPoolExecutor | None = None
         self._ready = False
 
@@ -98,6 +100,7 @@ class TTSBackend:
             )
         for engine in self._engines.values():
             engine.shutdown()
+        self.word_timer.shutdown()
 
     @property
     def ready(self) -> bool:

@@ -62,9 +62,7 @@ class WordTimer:
     ) -> SegmentWords:
         """Blocking: run off the event loop (see `time_words_off_loop`)."""
         spans = split_words(text)
-        if not spans or audio.samples == 0:
-            return SegmentWords([], ESTIMATED, audio.sample_rate)
-        if language not in ENGLISH_LANGUAGES or not looks_english(text):
+        if language not in ENGLISH_LANGUAGES or not looks_english(text) or audio.samples == 0:
             return SegmentWords(estimate(spans, audio), ESTIMATED, audio.sample_rate)
         try:
             seconds = self._english.align(spans, samples, engine_rate)
