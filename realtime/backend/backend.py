@@ -50,6 +50,8 @@ class UtterancePiece:
     segment: int
     segments: int
     chunk: EngineChunk
+    text: str = ""  # the segment's text, as sent to the engine
+    char_start: int = 0  # where it starts in the utterance's text
 
 
 def draw_seed() -> int:
@@ -250,7 +252,7 @@ class TTSBackend:
                 stream = self.stream(voice, segment.text)
                 try:
                     async for chunk in stream:
-                        yield UtterancePiece(index, len(segments), chunk)
+                        yield UtterancePiece(index, len(segments), chunk, segment.text, segment.char_start)
                 finally:
                     await stream.aclose()
         finally:
