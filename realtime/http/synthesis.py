@@ -107,6 +107,8 @@ async def encoded_speech(
     converter = _Converter(engine_rate, plan)
     stats.sample_rate = plan.sample_rate
     pieces = backend.utterance(request, text, plan.max_segment_chars)
+    if plan.timestamps == "word":
+        backend.word_timer.prepare()
     segment_audio: list[np.ndarray] = []
     segment_start = 0
     try:

@@ -11,14 +11,14 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import Enum
 from functools import partial
 from typing import Any
 
 from realtime.backend.backend import TTSBackend
-from realtime.engines.base import CancelFlag, GenerationError, Voice, VoiceRequest
+from realtime.engines.base import CancelFlag, EngineChunk, GenerationError, Voice, VoiceRequest
 from realtime.protocol.errors import ErrorCode, ProtocolError
 from realtime.segmenter import Segment, Segmenter, SegmenterPolicy
 from realtime.session.audio_stream import AudioStream, PendingAudio
@@ -204,27 +204,27 @@ class Context:
             voice.close()
 
     async def _synthesize(self, voice: Voice, segment: Segment) -> None:
-        await self._settle_words()
-        index = self._segments_started
-        self._segments_started += 1
-        if self._words is not None:
-            self._words.begin(index, segment.text)
-        await self._outbox.send(
-            {
-                "type": "segment",
-                "ctx": self.name,
-                "segment": index,
-                "text": segment.text,
-                "char_start": segment.char_start,
-                "char_end": segment.char_end,
-            }
-        )
         self._generating = True
         self._cancel = CancelFlag()  # closing a segment's stream sets its flag: each segment gets its own
         stream = self._backend.stream(voice, segment.text, self._cancel)
         try:
+            chunks = await self._after_previous_words(stream)
+            index = self._segments_started
+            self._segments_started += 1
+            if self._words is not None:
+                self._words.begin(index, segment.text)
+            await self._outbox.send(
+                {
+                    "type": "segment",
+                    "ctx": self.name,
+                    "segment": index,
+                    "text": segment.text,
+                    "char_start": segment.char_start,
+                    "char_end": segment.char_end,
+                }
+            )
             asked = time.perf_counter()
-            async for chunk in stream:
+            async for chunk in chunks:
                 self._engine_seconds += time.perf_counter() - asked
                 samples = self._audio.resample(chunk.samples, chunk.final)
                 is_last = chunk.final and self._end_follows()
@@ -242,6 +242,22 @@ class Context:
         finally:
             self._generating = False
             await stream.aclose()
+
+    async def _after_previous_words(self, stream: AsyncIterator[EngineChunk]) -> AsyncIterator[EngineChunk]:
+        """The segment's chunks, once the previous segment's words are queued (they must come first).
+
+        The engine starts on this segment meanwhile, so timing words never idles the engine.
+        """
+        if self._words is None or not self._words.pending:
+            return stream
+        first = asyncio.ensure_future(anext(stream, None))
+        first.add_done_callback(_retrieve)
+        try:
+            await self._words.settle()
+        except BaseException:
+            first.cancel()
+            raise
+        return _chained(first, stream)
 
     async def _render(self, pending: PendingAudio) -> dict[str, Any] | None:
         message = await self._audio.render(pending)
@@ -328,6 +344,21 @@ class Context:
             "rtf": rtf,
             "seed": self.request.seed,
         }
+
+
+async def _chained(first: asyncio.Future[EngineChunk | None], rest: AsyncIterator[EngineChunk]) -> AsyncIterator[EngineChunk]:
+    chunk = await first
+    if chunk is None:
+        return
+    yield chunk
+    async for chunk in rest:
+        yield chunk
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Read a prefetched step's outcome, so an error from a cancelled segment is not reported as unretrieved."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _close_when_opened(future: asyncio.Future[Voice]) -> None:

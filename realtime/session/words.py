@@ -44,6 +44,7 @@ class WordStamps:
         self._segment: tuple[int, str, int] | None = None  # index, text, first sample
         self._engine_audio: list[np.ndarray] = []
         self._pending: asyncio.Task[None] | None = None
+        timer.prepare()
 
     def begin(self, index: int, text: str) -> None:
         self._segment = (index, text, self._position)
@@ -73,6 +74,11 @@ class WordStamps:
         await self._send_words(
             {"type": "words", "ctx": self._ctx, "segment": index, "words": timed.wire_words(), "source": timed.source}
         )
+
+    @property
+    def pending(self) -> bool:
+        """A finished segment's words are still being timed or queued."""
+        return self._pending is not None
 
     async def settle(self) -> None:
         """Wait until the last finished segment's words are queued."""

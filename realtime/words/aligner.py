@@ -56,6 +56,7 @@ class WordTimer:
         self._english = SphinxAligner()
         self._threads = threads or max(1, min(2, os.cpu_count() or 1))
         self._pool: ThreadPoolExecutor | None = None
+        self._warming = False
 
     def time_words(
         self, text: str, samples: np.ndarray, engine_rate: int, audio: SegmentAudio, language: str
@@ -84,13 +85,32 @@ class WordTimer:
         notice = f"word times for this segment are estimated: {reason}"
         return SegmentWords(estimate(spans, audio), ESTIMATED, audio.sample_rate, notice)
 
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="word-align")
+        return self._pool
+
+    def prepare(self) -> None:
+        """A context will want words: load the English aligner now, in the background, if it is not yet.
+
+        Its first decoder takes about half a second to load: started when the context opens, it is
+        ready by the time the first segment's audio is made.
+        """
+        if not self._warming:
+            self._warming = True
+            self._executor().submit(self._warm)
+
+    def _warm(self) -> None:
+        try:
+            self._english.warm()
+        except Exception:  # the segment's own alignment will report it as a fallback
+            logger.exception("loading the English aligner failed")
+
     async def time_words_off_loop(
         self, text: str, samples: np.ndarray, engine_rate: int, audio: SegmentAudio, language: str
     ) -> SegmentWords:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="word-align")
         return await asyncio.get_running_loop().run_in_executor(
-            self._pool, self.time_words, text, samples, engine_rate, audio, language
+            self._executor(), self.time_words, text, samples, engine_rate, audio, language
         )
 
     def shutdown(self) -> None:

@@ -45,6 +45,12 @@ class SphinxAligner:
         self._decoders: queue.LifoQueue[Any] = queue.LifoQueue()
         self._made = 0
 
+    def warm(self) -> None:
+        """Load one decoder ahead of the first segment (blocking: about half a second)."""
+        if self._decoders.empty():
+            with self._decoder():
+                pass
+
     @contextmanager
     def _decoder(self) -> Iterator[Any]:
         try:
