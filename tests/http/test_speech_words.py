@@ -51,3 +51,13 @@ def test_word_timestamps_need_sse_and_a_known_value(server) -> None:
                                     "timestamps": "chars"})
     assert response.status_code == 400
     assert "timestamps" in openai_error(response)["message"]
+
+
+def test_words_follow_a_tempo_change(server) -> None:
+    slow = _speak(server, input="One two three four five.")
+    fast = _speak(server, input="One two three four five.", speed=2.0)
+    slow_words = [e for e in slow if e["type"] == "speech.audio.words"][0]["words"]
+    fast_words = [e for e in fast if e["type"] == "speech.audio.words"][0]["words"]
+    fast_ms = len(sse_audio(fast)) / 2 * 1000.0 / 24000
+    check_word_list(fast_words, "One two three four five.", 0.0, fast_ms)
+    assert fast_words[-1]["end_ms"] < 0.75 * slow_words[-1]["end_ms"]
