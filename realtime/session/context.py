@@ -207,6 +207,7 @@ class Context:
         self._generating = True
         self._cancel = CancelFlag()  # closing a segment's stream sets its flag: each segment gets its own
         stream = self._backend.stream(voice, segment.text, self._cancel)
+        chunks: AsyncIterator[EngineChunk] = stream
         try:
             chunks = await self._after_previous_words(stream)
             index = self._segments_started
@@ -241,6 +242,8 @@ class Context:
                 asked = time.perf_counter()
         finally:
             self._generating = False
+            if chunks is not stream:
+                await chunks.aclose()  # type: ignore[attr-defined]
             await stream.aclose()
 
     async def _after_previous_words(self, stream: AsyncIterator[EngineChunk]) -> AsyncIterator[EngineChunk]:

@@ -82,9 +82,9 @@ class WordStamps:
 
     async def settle(self) -> None:
         """Wait until the last finished segment's words are queued."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            await pending
+        if self._pending is not None:
+            await self._pending  # still held here while awaited, so a cancel meanwhile stops it too
+            self._pending = None
 
     async def stop(self) -> None:
         """Cancel: forget the segment in progress and any words not yet queued."""
