@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from realtime.audio.encoders import encode_audio as _encode_audio
+from realtime.audio.lead_in import LeadingSilenceTrimmer
 from realtime.audio.reference import ReferenceAudioError, decode_reference_audio
 from realtime.backend.threaded import ThreadedStream
 from realtime.config import Limits
@@ -28,6 +29,7 @@ from realtime.protocol.messages import VoiceSpec, parse_voice
 from realtime.segmenter import Segmenter, SegmenterPolicy
 from realtime.text.normalize import speakable
 from realtime.timeline import Timeline
+from realtime.words.aligner import WordTimer
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,35 @@ class UtterancePiece:
     segment: int
     segments: int
     chunk: EngineChunk
+    text: str = ""  # the segment's text, as sent to the engine
+    char_start: int = 0  # where it starts in the utterance's text
+
+
+def _trimmed(chunks: Iterator[EngineChunk], trimmer: LeadingSilenceTrimmer) -> Iterator[EngineChunk]:
+    """The engine's chunks with the leading silence cut (runs in the worker thread, step by step with the engine).
+
+    Chunks that hold only silence are kept back until sound starts; a notice on one of them
+    rides on the next chunk that goes out. Closing this generator closes the engine's.
+    """
+    notices: list[str] = []
+    try:
+        for chunk in chunks:
+            if chunk.notice:
+                notices.append(chunk.notice)
+            pieces = trimmer.push(chunk.samples)
+            if chunk.final:
+                pieces += trimmer.finish()
+                pieces = pieces or [chunk.samples[:0]]  # the segment's end goes out even with no samples
+            for index, samples in enumerate(pieces):
+                last = index == len(pieces) - 1
+                notice = "; ".join(notices) if last and notices else None
+                yield EngineChunk(samples, final=chunk.final and last, notice=notice)
+            if pieces:
+                notices = []
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def draw_seed() -> int:
@@ -70,12 +101,16 @@ class TTSBackend:
         *,
         engine_threads: int = 2,
         limits: Limits | None = None,
+        trim_leading_silence: bool = True,
     ) -> None:
         self._engine_threads = max(1, engine_threads)
+        # Cut the engine's silence before speech at the start of a stream (see realtime/audio/lead_in.py).
+        self.trim_leading_silence = trim_leading_silence
         self._engines: dict[str, Engine] = {
             engine.info.name: engine for engine in (engines or [HibariEngine(threads=self._engine_threads)])
         }
         self.limits = limits or Limits()
+        self.word_timer = WordTimer()  # word timestamps for contexts and requests that ask for them
         self._executor: ThreadPoolExecutor | None = None
         self._ready = False
 
@@ -103,6 +138,7 @@ class TTSBackend:
             )
         for engine in self._engines.values():
             engine.shutdown()
+        self.word_timer.shutdown()
 
     @property
     def ready(self) -> bool:
@@ -212,11 +248,22 @@ class TTSBackend:
         """What an engine is given for `text` (realtime/text/normalize.py): the one place every path passes."""
         return speakable(text)
 
-    def stream(self, voice: Voice, text: str, cancel: CancelFlag | None = None) -> ThreadedStream[EngineChunk]:
-        """One segment's audio as it is made, from its normalized text; close the stream to stop the engine."""
+    def stream(
+        self, voice: Voice, text: str, cancel: CancelFlag | None = None, *, first_segment_of: VoiceRequest | None = None
+    ) -> ThreadedStream[EngineChunk]:
+        """One segment's audio as it is made, from its normalized text; close the stream to stop the engine.
+
+        `first_segment_of`: the request whose stream this segment opens (a context's or an HTTP
+        request's first segment). There the engine's silence before speech only delays the
+        answer, so it is cut to a short lead-in; later segments keep their pauses, which are
+        part of the speech's rhythm.
+        """
         cancel = cancel or CancelFlag()
         spoken = speakable(text)
         chunks = voice.synthesize(spoken, cancel) if spoken else _silence()
+        if first_segment_of is not None and self.trim_leading_silence:
+            rate = self.model_info(first_segment_of.model).sample_rate
+            chunks = _trimmed(chunks, LeadingSilenceTrimmer(rate))
         return ThreadedStream(chunks, self._require_executor(), cancel)
 
     # -- the facade of the seed document --------------------------------------------------------
@@ -258,10 +305,10 @@ class TTSBackend:
         spoken = 0
         try:
             for index, segment in enumerate(segments):
-                stream = self.stream(voice, segment.text)
+                stream = self.stream(voice, segment.text, first_segment_of=request if index == 0 else None)
                 try:
                     async for chunk in stream:
-                        yield UtterancePiece(index, len(segments), chunk)
+                        yield UtterancePiece(index, len(segments), chunk, segment.text, segment.char_start)
                     failures = 0
                     spoken += 1
                 except GenerationError as exc:
@@ -271,8 +318,10 @@ class TTSBackend:
                         raise
                     # Skipped: the body goes on with the next segment (the status line may be gone).
                     logger.warning("segment %d of %d could not be spoken, skipped: %s", index, len(segments), exc)
-                    if last:  # close the utterance: its last piece is always final
-                        yield UtterancePiece(index, len(segments), EngineChunk(_EMPTY, final=True))
+                    # The segment is closed where it stopped, so every segment (the last included) ends final.
+                    yield UtterancePiece(
+                        index, len(segments), EngineChunk(_EMPTY, final=True), segment.text, segment.char_start
+                    )
                 finally:
                     await stream.aclose()
         finally:

@@ -12,6 +12,7 @@ import uvicorn
 
 from realtime.backend.backend import TTSBackend
 from realtime.config import ServerConfig
+from realtime.http.request_id import RequestIdLogFilter
 from realtime.server.app import create_app
 from realtime.server.memory import limit_malloc_arenas
 from realtime.server.ws_protocol import AbortableWebSocketProtocol
@@ -30,12 +31,17 @@ def uvicorn_config(config: ServerConfig, backend: TTSBackend | None = None) -> u
         ws=AbortableWebSocketProtocol,  # can drop a client that reads nothing (ws_protocol.py)
         ws_per_message_deflate=False,  # audio does not compress; deflate only costs latency
         log_level=config.log_level,
+        log_config=None,  # uvicorn's lines go to the root handler too, so they carry the request id
         lifespan="on",
     )
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """One handler for every logger (uvicorn's too); lines written while serving an HTTP request end in its id."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s%(request_tag)s"))
+    handler.addFilter(RequestIdLogFilter())
+    logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
 def serve(config: ServerConfig) -> None:
