@@ -6,7 +6,8 @@ that may fail on such input (hibari's number reader fails on 37 digits and more)
 the backend passes every segment through `speakable` first:
 
 - Unicode compatibility forms are folded (NFKC): fullwidth letters, ligatures,
-  mathematical digits (`𝟙` -> `1`); digits of every script become ASCII digits.
+  mathematical digits (`𝟙` -> `1`), but CJK fullwidth punctuation (`，`) is kept; digits
+  of every script become ASCII digits.
 - Control and format characters (zero-width, bidi marks, BOM, NUL) are dropped, other
   line and paragraph breaks become a space; surrogates, private-use and unassigned code
   points are dropped.
@@ -69,13 +70,22 @@ def _read_long_number(match: re.Match[str]) -> str:
     return ", ".join(" ".join(group) for group in groups)
 
 
+def _fold(text: str) -> str:
+    """Compatibility forms folded (NFKC) character by character, except CJK's fullwidth punctuation
+    (`，`, `！`, `（`...), which carries meaning for a CJK reader; then composed (NFC)."""
+    folded = "".join(char if _keeps_width(char) else unicodedata.normalize("NFKC", char) for char in text)
+    return unicodedata.normalize("NFC", folded)
+
+
+def _keeps_width(char: str) -> bool:
+    return 0xFF01 <= ord(char) <= 0xFF5E and not char.isalnum()
+
+
 def speakable(text: str) -> str:
     """`text` as every engine may safely read it (see the module's description); "" when nothing is left to say."""
-    folded = unicodedata.normalize("NFKC", text)
-    cleaned = "".join(_clean_char(char) for char in folded)
-    # NFKC again: dropping a character can join two that compose (the result must be a fixed point).
-    cleaned = unicodedata.normalize("NFKC", cleaned)
-    cleaned = "".join(_clean_char(char) for char in cleaned)
+    cleaned = "".join(_clean_char(char) for char in _fold(text))
+    # Again: dropping a character can join two that compose (the result must be a fixed point).
+    cleaned = "".join(_clean_char(char) for char in _fold(cleaned))
     spoken = _NUMBER.sub(_read_long_number, cleaned)
     spoken = _SPACES.sub(" ", spoken).strip()
     return spoken

@@ -33,6 +33,10 @@ def test_digits_of_other_scripts_and_compatibility_forms_are_folded() -> None:
     assert speakable("\u0661\u0662\u0663 \U0001d7d9\U0001d7da \uff21\uff22 \ufb01ne") == "123 12 AB fine"
 
 
+def test_cjk_fullwidth_punctuation_is_kept() -> None:
+    assert speakable("\u4f60\u597d\uff0c\u4e16\u754c\uff01\uff08\u55ef\uff09") == "\u4f60\u597d\uff0c\u4e16\u754c\uff01\uff08\u55ef\uff09"
+
+
 def test_controls_format_marks_and_emoji_are_dropped_and_letters_of_every_script_kept() -> None:
     assert speakable("\x00Hi\u200b there\ufeff \U0001f642\U0001f44d\U0001f3fd!") == "Hi there !"
     assert speakable("\u202eHello\u202c \u05e9\u05dc\u05d5\u05dd \u4f60\u597d\u3002 \u041f\u0440\u0438") == (
