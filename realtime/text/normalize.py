@@ -8,14 +8,16 @@ the backend passes every segment through `speakable` first:
 - Unicode compatibility forms are folded (NFKC): fullwidth letters, ligatures,
   mathematical digits (`𝟙` -> `1`), but CJK fullwidth punctuation (`，`) is kept; digits
   of every script become ASCII digits.
-- Control and format characters (zero-width, bidi marks, BOM, NUL) are dropped, other
-  line and paragraph breaks become a space; surrogates, private-use and unassigned code
-  points are dropped.
+- Format characters (zero-width, bidi marks, BOM), surrogates, private-use and unassigned
+  code points are dropped; control characters (NUL...) and line or paragraph breaks other
+  than `\n` become a space, merged with the spaces around them.
 - A digit run of more than MAX_NUMBER_DIGITS digits (its thousands separators aside) is
   read digit by digit in groups (`1234 5678 ...` -> `1 2 3 4, 5 6 7 8, ...`): no one
   says a number that long, and readers of whole numbers fail on it.
-- Emoji and pictographs (symbols with no reading) become a space; letters of any script
-  stay (a multilingual model reads them; the embedded engine spells what it cannot read).
+- Emoji and pictographs (symbols with no reading) become a space the same way; letters of
+  any script stay (a multilingual model reads them; the embedded engine spells what it
+  cannot read). The client's own spacing is left alone, so ordinary text comes out as it
+  went in (and word offsets into `segment.text` match the context's text).
 
 It is idempotent (`speakable(speakable(t)) == speakable(t)`), so the text a client is
 told was spoken (`segment.text`) can be passed through it again safely.
@@ -35,7 +37,10 @@ _KEPT_CONTROLS = frozenset("\n\t")
 # A number with optional thousands separators (1,234,567 or 1_234 or 1 234 is not joined).
 _NUMBER = re.compile(r"\d+(?:[,_]\d{3})*")
 _READABLE_SYMBOLS = frozenset("°©®")
-_SPACES = re.compile(r"[ \t]{2,}")
+# What a removed control, line break or emoji leaves: one space with the spaces around it
+# (the client's own spacing is kept as it is, so ordinary text keeps its offsets).
+_GAP = "\x00"
+_GAPS = re.compile(r"[ \t]*\x00[\x00 \t]*")
 
 
 def _is_pictograph(char: str) -> bool:
@@ -48,17 +53,17 @@ def _is_pictograph(char: str) -> bool:
 
 
 def _clean_char(char: str) -> str:
-    if char in _KEPT_CONTROLS:
+    if char in _KEPT_CONTROLS or char == " ":
         return char
     category = unicodedata.category(char)
+    if category == "Cc" or category in _SPACE_CATEGORIES or _is_pictograph(char):
+        return _GAP
     if category in _DROPPED_CATEGORIES:
-        return "" if category != "Cc" else " "
-    if category in _SPACE_CATEGORIES or category == "Zs":
-        return " "
+        return ""
+    if category == "Zs":
+        return " "  # one for one: no-break, thin and ideographic spaces
     if category == "Nd":
         return str(unicodedata.digit(char, 0))
-    if _is_pictograph(char):
-        return " "
     return char
 
 
@@ -87,5 +92,5 @@ def speakable(text: str) -> str:
     # Again: dropping a character can join two that compose (the result must be a fixed point).
     cleaned = "".join(_clean_char(char) for char in _fold(cleaned))
     spoken = _NUMBER.sub(_read_long_number, cleaned)
-    spoken = _SPACES.sub(" ", spoken).strip()
+    spoken = _GAPS.sub(" ", spoken).strip()
     return spoken

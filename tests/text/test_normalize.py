@@ -45,6 +45,11 @@ def test_controls_format_marks_and_emoji_are_dropped_and_letters_of_every_script
     assert speakable("25\u00b0 and \ue000\U0010fffd") == "25\u00b0 and"
 
 
+def test_ordinary_text_comes_out_as_it_went_in() -> None:
+    for text in ("How  are you?", "Well,\tthen.\nYes: 42 (or 43) at 5.50 $ - 100% sure & more.", "\u4f60\u597d\u3002"):
+        assert speakable(text) == text
+
+
 def test_nothing_left_to_say_is_empty() -> None:
     assert speakable("\U0001f642 \u200d\u200d \x07") == ""
 
