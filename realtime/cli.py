@@ -20,6 +20,7 @@ from typing import Any
 from realtime.config import ATTN_IMPLEMENTATIONS, DTYPES, ENV_PREFIX, Limits, ServerConfig, check_device, config_from_env
 
 DEFAULT_URL = "ws://127.0.0.1:8000/v1/realtime"
+DEFAULT_DATA_DIR = Path("data")
 # The file extensions `say` understands, and the format it asks the server for.
 EXTENSION_FORMATS = {
     ".wav": "pcm",  # asked as pcm and written as a WAV file with exact sizes
@@ -55,6 +56,12 @@ def _add_serve(subparsers: Any) -> None:
                       help=f"load and warm every checkpoint at start-up; /ready waits for it ({ENV_PREFIX}PRELOAD_MODELS=1)")
     serve.add_argument("--ref-audio-dir", type=Path,
                        help=f"let HTTP clients name reference audio files in this directory ({ENV_PREFIX}REF_AUDIO_DIR)")
+    voices = serve.add_argument_group("saved voices (/v1/voices)")
+    voices.add_argument("--data-dir", type=Path,
+                        help=f"directory of the saved-voice library (default ./data; {ENV_PREFIX}DATA_DIR)")
+    voices.add_argument("--max-voices-per-key", type=int, help=f"default 100; {ENV_PREFIX}MAX_VOICES_PER_KEY")
+    voices.add_argument("--max-voice-store-bytes", type=int,
+                        help=f"total size of all saved voices (default 256 MiB); {ENV_PREFIX}MAX_VOICE_STORE_BYTES")
     limits = serve.add_argument_group("limits (echoed to clients in session.ready)")
     for f in fields(Limits):
         kind = type(getattr(Limits(), f.name))
@@ -75,9 +82,12 @@ def config_from_args(args: argparse.Namespace, base: ServerConfig | None = None)
     changes = {
         name: getattr(args, name)
         for name in ("host", "port", "models_dir", "engine_threads", "log_level",
-                     "device", "dtype", "attn_implementation", "model_idle_unload_s", "preload_models", "ref_audio_dir")
+                     "device", "dtype", "attn_implementation", "model_idle_unload_s", "preload_models", "ref_audio_dir",
+                     "data_dir", "max_voices_per_key", "max_voice_store_bytes")
         if getattr(args, name) is not None
     }
+    if changes.get("data_dir") is None and config.data_dir is None:
+        changes["data_dir"] = DEFAULT_DATA_DIR  # `serve` keeps saved voices unless told where
     if args.api_keys:
         changes["api_keys"] = tuple(args.api_keys)
     if args.allowed_origins:

@@ -24,6 +24,8 @@ from realtime.engines.base import (
     GenerationError,
     ModelInfo,
     Voice,
+    VoiceFeatureError,
+    VoicePrint,
     VoiceRequest,
 )
 from realtime.engines.qwen3.checkpoints import SAMPLE_RATE, Checkpoint
@@ -60,6 +62,7 @@ def model_info(checkpoint: Checkpoint, capacity: int = DEFAULT_CAPACITY) -> Mode
         generation_settings=tuple(GENERATION_RANGES),
         sample_rate=SAMPLE_RATE,
         capacity=capacity,
+        family=f"qwen3-{checkpoint.size or 'unknown'}",
     )
 
 
@@ -151,6 +154,24 @@ class Qwen3Engine(Engine):
             lease.release()
             raise
 
+    def extract_voice(self, samples: np.ndarray, ref_text: str | None, x_vector_only: bool) -> VoicePrint:
+        """The clone prompt of a Base checkpoint, as arrays to store (the speaker encoder and codec run once, here)."""
+        from realtime.engines.qwen3.prompts import ClonePrompt, PromptError
+
+        if self.checkpoint.model_type != "base":
+            raise VoiceFeatureError(
+                f"model {self.info.name} is a {self.checkpoint.model_type} checkpoint; cloning needs a Base checkpoint"
+            )
+        lease = self.manager.acquire(self.checkpoint)
+        try:
+            clone = ClonePrompt.from_audio(lease.model, samples, ref_text=ref_text, x_vector_only=x_vector_only)
+        except PromptError as exc:
+            raise VoiceFeatureError(f"the reference audio cannot be used: {exc}") from exc
+        finally:
+            lease.release()
+        x_vector, codes, text = clone.to_arrays()
+        return VoicePrint(x_vector=x_vector, ref_codes=codes, ref_text=text)
+
     def shutdown(self) -> None:
         self.manager.shutdown()
 
@@ -173,7 +194,10 @@ class Qwen3Voice(Voice):
         self._device = self._tts.model.talker.device
         self._generator = make_generator(request.seed, self._device)
         self._clone: ClonePrompt | None = None
-        if request.spec.mode == "voice_clone":
+        if request.saved is not None:  # a saved voice: its stored tensors are the clone prompt
+            saved = request.saved
+            self._clone = ClonePrompt.from_stored(saved.x_vector, saved.ref_codes, saved.ref_text, self._device)
+        elif request.spec.mode == "voice_clone":
             if request.reference is None:
                 raise GenerationError("voice_clone needs reference audio")
             try:  # computed once for the context: every segment reuses the x-vector and reference codes
