@@ -129,7 +129,8 @@ def _clone(body: dict[str, Any], name: str, issues: list[Issue]) -> CloneBody:
     if not isinstance(x_vector_only, bool):
         issues.append(Issue("x_vector_only", f"must be true or false, got {_json_type(x_vector_only)}"))
         x_vector_only = False
-    if not x_vector_only and ref_text is None and "ref_text" not in {i.param for i in issues}:
+    judged = {i.param for i in issues}
+    if not x_vector_only and ref_text is None and not judged & {"ref_text", "x_vector_only"}:
         issues.append(Issue("ref_text", "is required unless x_vector_only is true (it is the reference's transcript)"))
     model = _text(body, "model", issues, max_chars=256)
     return CloneBody(name, ref_audio, None if x_vector_only else ref_text, x_vector_only, model)
