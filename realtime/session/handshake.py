@@ -78,7 +78,8 @@ async def prepare_voice(
                     spec, saved = resolved.spec, resolved.saved
             errors = [*errors, *voice_errors]
         if spec.voice is None or saved is not None:
-            request, voice_errors = await backend.prepare_voice(spec, seed, saved)
+            prepared = backend.prepare_voice(spec, seed, saved=saved) if saved else backend.prepare_voice(spec, seed)
+            request, voice_errors = await prepared
             errors = [*errors, *voice_errors]
     if errors or request is None:
         default = ErrorCode.BAD_MESSAGE if fatal else ErrorCode.BAD_REQUEST
