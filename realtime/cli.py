@@ -17,6 +17,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from realtime.voices.cli import add_voices_parser, run_voices
 from realtime.config import ATTN_IMPLEMENTATIONS, DTYPES, ENV_PREFIX, Limits, ServerConfig, check_device, config_from_env
 
 DEFAULT_URL = "ws://127.0.0.1:8000/v1/realtime"
@@ -104,7 +105,8 @@ def _add_say(subparsers: Any) -> None:
     say.add_argument("-o", "--output", type=Path, required=True, help="output file; its extension picks the format")
     say.add_argument("--url", default=DEFAULT_URL, help=f"server WebSocket URL (default {DEFAULT_URL})")
     say.add_argument("--token", help="API token, if the server requires one")
-    say.add_argument("--mode", default="custom_voice")
+    say.add_argument("--voice", help="a saved voice's id (see `realtime-tts voices`); fixes mode and model")
+    say.add_argument("--mode")
     say.add_argument("--model")
     say.add_argument("--speaker")
     say.add_argument("--instruct")
@@ -122,7 +124,7 @@ async def _say(args: argparse.Namespace) -> int:
         print(f"error: unknown output extension {suffix!r}; use one of {', '.join(EXTENSION_FORMATS)}", file=sys.stderr)
         return 2
     fields_ = {
-        "mode": args.mode, "model": args.model, "speaker": args.speaker, "instruct": args.instruct,
+        "voice": args.voice, "mode": args.mode or (None if args.voice else "custom_voice"), "model": args.model, "speaker": args.speaker, "instruct": args.instruct,
         "language": args.language, "seed": args.seed, "format": EXTENSION_FORMATS[suffix],
         "sample_rate": args.sample_rate,
     }
@@ -164,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_serve(subparsers)
     _add_say(subparsers)
+    add_voices_parser(subparsers)
     subparsers.add_parser("bench", help="benchmark time to first audio and concurrency", add_help=False)
     subparsers.add_parser(
         "bench-qwen", help="Qwen3 streaming engine vs the official generate_custom_voice (needs `scripts/setup qwen`)", add_help=False
@@ -186,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         return build.main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "voices":
+        return run_voices(args)
     if args.command == "serve":
         from realtime.server.run import serve
 

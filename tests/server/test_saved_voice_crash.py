@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from realtime.voices.sqlite import SQLiteVoiceStore
 from tests.support.saved_voices import GENERATION, wav_base64
@@ -77,6 +78,7 @@ def _create(url: str, index: int) -> str | None:
     return response.json()["id"]
 
 
+@pytest.mark.timeout(600)  # two server processes start, on a shared CPU
 def test_killing_the_server_during_creates_loses_nothing_acknowledged_and_keeps_nothing_half_made(
     tiny_checkpoints: dict[str, Path], tmp_path: Path
 ) -> None:
