@@ -172,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
         "bench-qwen", help="Qwen3 streaming engine vs the official generate_custom_voice (needs `scripts/setup qwen`)", add_help=False
     )
     subparsers.add_parser(
+        "bench-voices", help="first audio with saved voices vs predefined speakers (needs Qwen3 checkpoints)",
+        add_help=False,
+    )
+    subparsers.add_parser(
         "make-checkpoints", help="build random Qwen3-TTS checkpoints for tests (needs `scripts/setup qwen`)", add_help=False
     )
     args, rest = parser.parse_known_args(argv)
@@ -183,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         from realtime.engines.qwen3 import bench_engine
 
         return bench_engine.main(rest)
+    if args.command == "bench-voices":
+        from realtime import bench_voices
+
+        return bench_voices.main(rest)
     if args.command == "make-checkpoints":
         from realtime.engines.qwen3 import build
 

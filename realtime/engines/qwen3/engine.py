@@ -194,6 +194,7 @@ class Qwen3Voice(Voice):
         self._device = self._tts.model.talker.device
         self._generator = make_generator(request.seed, self._device)
         self._clone: ClonePrompt | None = None
+        self._primed: Any = None  # the decoder primed with the reference codes, forked per segment (ICL)
         if request.saved is not None:  # a saved voice: its stored tensors are the clone prompt
             saved = request.saved
             self._clone = ClonePrompt.from_stored(saved.x_vector, saved.ref_codes, saved.ref_text, self._device)
@@ -238,9 +239,7 @@ class Qwen3Voice(Voice):
         frames = generate_frames(
             self._tts, prompt, self._params, self._generator, lambda: cancel.is_set, max_frames
         )
-        decoder = StreamingDecoder(self._tts.model.speech_tokenizer.model)
-        if self._clone is not None and self._clone.icl and self._clone.ref_codes is not None:
-            decoder.prime(self._clone.ref_codes)  # as the official path decodes the reference in front
+        decoder = self._decoder(StreamingDecoder)
         try:
             pending: list[torch.Tensor] = []
             chunks = 0
@@ -255,6 +254,16 @@ class Qwen3Voice(Voice):
             yield EngineChunk(np.concatenate([tail, decoder.finish()]), final=True, notice=self._cut_short(frames.outcome, text))
         finally:
             frames.close()
+
+    def _decoder(self, make: Any) -> Any:
+        """A fresh streaming decoder for one segment; for in-context cloning, primed with the reference codes
+        (as the official path decodes the reference in front). The priming is done once per voice and forked."""
+        if self._clone is None or not self._clone.icl or self._clone.ref_codes is None:
+            return make(self._tts.model.speech_tokenizer.model)
+        if self._primed is None:
+            self._primed = make(self._tts.model.speech_tokenizer.model)
+            self._primed.prime(self._clone.ref_codes)
+        return self._primed.fork()
 
     def _cut_short(self, outcome: Any, text: str) -> str | None:
         """The notice for a segment that hit the frame bound (the model never said it was done)."""
