@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import io
 import json
 import sys
@@ -30,7 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+import urllib.request
+
 import numpy as np
 import soundfile
 import websockets
@@ -38,6 +38,7 @@ import websockets
 from realtime.bench import _open_ready_session, speak_line, summarize
 from realtime.config import ServerConfig
 from realtime.protocol import codec
+from realtime.voices.client import VoicesApiError, VoicesClient
 
 TEXT = "Hello there."
 FRAMES = 8
@@ -85,26 +86,25 @@ def _conditions(http_url: str, models: list[dict[str, Any]]) -> dict[str, dict[s
     if base is None or custom is None:
         raise RuntimeError("the models directory needs a Qwen3-TTS Base and a CustomVoice checkpoint")
     audio = reference_wav()
-    encoded = base64.b64encode(audio).decode()
-    icl = httpx.post(http_url + "/v1/voices", timeout=TIMEOUT_S, json={
-        "name": "bench in-context", "ref_audio": encoded, "ref_text": "A reference line for the benchmark.", "model": base})
-    xvec = httpx.post(http_url + "/v1/voices", timeout=TIMEOUT_S, json={
-        "name": "bench x-vector", "ref_audio": encoded, "x_vector_only": True, "model": base})
-    for response in (icl, xvec):
-        if response.status_code != 201:
-            raise RuntimeError(f"creating a voice failed: {response.status_code} {response.text}")
+    client = VoicesClient(http_url, timeout=TIMEOUT_S)
+    try:
+        icl = client.create_clone("bench in-context", audio, "A reference line for the benchmark.", model=base)
+        xvec = client.create_clone("bench x-vector", audio, x_vector_only=True, model=base)
+    except VoicesApiError as exc:
+        raise RuntimeError(f"creating a voice failed: {exc}") from exc
     common = {"seed": 1, "language": "english", "generation": {"max_new_tokens": FRAMES}}
     return {
         "predefined speaker": {"mode": "custom_voice", "model": custom["id"], "speaker": custom["speakers"][0], **common},
-        "saved voice (in-context)": {"voice": icl.json()["id"], **common},
-        "saved voice (x-vector)": {"voice": xvec.json()["id"], **common},
+        "saved voice (in-context)": {"voice": icl["id"], **common},
+        "saved voice (x-vector)": {"voice": xvec["id"], **common},
         "inline reference (in-context)": {"mode": "voice_clone", "model": base, "ref_audio": audio,
                                           "ref_text": "A reference line for the benchmark.", **common},
     }
 
 
 async def run(url: str, http_url: str, runs: int) -> dict[str, Any]:
-    models = httpx.get(http_url + "/v1/models", timeout=30).json()["data"]
+    with urllib.request.urlopen(http_url + "/v1/models", timeout=30) as response:
+        models = json.loads(response.read())["data"]
     conditions = _conditions(http_url, models)
     for fields in conditions.values():  # warm-up: every model loaded, every path taken once
         await new_session_first_audio_ms(url, fields)
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with BackgroundServer(config) as server:
                 results = asyncio.run(run(server.url, server.http_url, args.runs))
-        except (RuntimeError, OSError, httpx.HTTPError) as exc:
+        except (RuntimeError, OSError) as exc:
             print(f"bench-voices: {exc}", file=sys.stderr)
             return 1
     report = {"runs": args.runs, "text": TEXT, "frames": FRAMES, "results": results, "verdict": verdict(results)}

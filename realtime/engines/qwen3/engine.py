@@ -11,7 +11,10 @@ loop; `Voice.close` only drops the lease.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -45,6 +48,31 @@ CHUNK_SCHEDULE = (1, 2, 4, 8)
 def chunk_frames(index: int) -> int:
     """Frames in a segment's chunk number `index` (0, 1, ...)."""
     return CHUNK_SCHEDULE[min(index, len(CHUNK_SCHEDULE) - 1)]
+
+PRIMED_DECODERS_PER_MODEL = 32  # saved in-context voices whose primed decoder is kept, per loaded model
+
+# Per loaded model (weakly: they go when the model is unloaded), the decoders primed with a saved
+# voice's reference codes, by voice id: a saved voice's reference is decoded once, not per context.
+_primed_decoders: weakref.WeakKeyDictionary[Any, OrderedDict[str, Any]] = weakref.WeakKeyDictionary()
+_primed_lock = threading.Lock()
+
+
+def primed_decoder(tts: Any, voice_id: str, make: Callable[[], Any]) -> Any:
+    """The decoder primed for saved voice `voice_id` on this model (made by `make` the first time); fork it."""
+    with _primed_lock:
+        cache = _primed_decoders.setdefault(tts, OrderedDict())
+        decoder = cache.get(voice_id)
+        if decoder is not None:
+            cache.move_to_end(voice_id)
+            return decoder
+    decoder = make()  # outside the lock: priming decodes the reference (a few ms to a second)
+    with _primed_lock:
+        cache = _primed_decoders.setdefault(tts, OrderedDict())
+        cache[voice_id] = decoder
+        while len(cache) > PRIMED_DECODERS_PER_MODEL:
+            cache.popitem(last=False)
+    return decoder
+
 
 DEFAULT_CAPACITY = 32  # sessions one Qwen3 model takes at once (each context generates in turn)
 WARM_UP_FRAMES = 3
@@ -195,6 +223,7 @@ class Qwen3Voice(Voice):
         self._generator = make_generator(request.seed, self._device)
         self._clone: ClonePrompt | None = None
         self._primed: Any = None  # the decoder primed with the reference codes, forked per segment (ICL)
+        self._voice_id = request.voice_id
         if request.saved is not None:  # a saved voice: its stored tensors are the clone prompt
             saved = request.saved
             self._clone = ClonePrompt.from_stored(saved.x_vector, saved.ref_codes, saved.ref_text, self._device)
@@ -261,8 +290,15 @@ class Qwen3Voice(Voice):
         if self._clone is None or not self._clone.icl or self._clone.ref_codes is None:
             return make(self._tts.model.speech_tokenizer.model)
         if self._primed is None:
-            self._primed = make(self._tts.model.speech_tokenizer.model)
-            self._primed.prime(self._clone.ref_codes)
+            clone = self._clone
+
+            def primed() -> Any:
+                decoder = make(self._tts.model.speech_tokenizer.model)
+                decoder.prime(clone.ref_codes)
+                return decoder
+
+            # A saved voice's priming is shared by every context on this model; an inline reference is its own.
+            self._primed = primed_decoder(self._tts, self._voice_id, primed) if self._voice_id else primed()
         return self._primed.fork()
 
     def _cut_short(self, outcome: Any, text: str) -> str | None:
