@@ -3,6 +3,7 @@ list, get, rename, delete, preview; use by id on /v1/audio/speech; ownership, li
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import json
 import random
@@ -15,6 +16,8 @@ import pytest
 from realtime.config import ServerConfig
 from realtime.server.run import BackgroundServer
 from tests.support.fuzz import value
+from tests.support.wire_checks import expect_fatal
+from tests.wire import Wire
 from tests.support.http_checks import decoded_seconds, openai_error
 from tests.support.saved_voices import (
     DESIGN,
@@ -235,3 +238,28 @@ def test_servers_without_a_data_dir_or_a_base_model(tiny_checkpoints: dict[str, 
         for body in ({"name": "X", "ref_audio": wav_base64(), "x_vector_only": True}, {"name": "X", "design": DESIGN}):
             response = voices_call(server, "POST", json=body)
             assert response.status_code == 409 and openai_error(response)["code"] == "model_unavailable", response.text
+
+
+def test_a_voice_whose_model_is_gone_is_refused_clearly(tiny_checkpoints: dict[str, Path], tmp_path: Path) -> None:
+    with BackgroundServer(_config(tiny_checkpoints["base"].parent, tmp_path / "data")) as server:
+        voice = create(server, {"name": "Orphan", "ref_audio": wav_base64(), "x_vector_only": True})
+    without_base = tmp_path / "models"
+    without_base.mkdir()
+    (without_base / "tiny-custom-voice").symlink_to(tiny_checkpoints["custom_voice"], target_is_directory=True)
+    with BackgroundServer(_config(without_base, tmp_path / "data")) as server:
+        assert voices_call(server, "GET", f"/{voice['id']}").json()["model"] == "tiny-base"  # still listed
+        spoken = speech(server, voice=voice["id"])
+        assert spoken.status_code == 404 and "no longer serves" in openai_error(spoken)["message"]
+        preview = voices_call(server, "GET", f"/{voice['id']}/sample")
+        assert preview.status_code == 404 and "no longer serves" in openai_error(preview)["message"]
+        error = asyncio.run(_refused_start(server.url, {"voice": voice["id"]}))
+        assert error["code"] == 4104 and "no longer serves" in error["message"]
+
+
+async def _refused_start(url: str, fields: dict) -> dict:
+    wire = await Wire.open(url)
+    try:
+        await wire.send({"type": "session.start", **fields})
+        return await expect_fatal(wire, 4104)
+    finally:
+        await wire.close()
