@@ -36,6 +36,7 @@ from realtime.protocol.errors import ErrorCode, FieldError
 from realtime.protocol.messages import VoiceSpec, parse_voice
 from realtime.segmenter import Segmenter, SegmenterPolicy
 from realtime.timeline import Timeline
+from realtime.words.aligner import WordTimer
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ class UtterancePiece:
     segment: int
     segments: int
     chunk: EngineChunk
+    text: str = ""  # the segment's text, as sent to the engine
+    char_start: int = 0  # where it starts in the utterance's text
 
 
 def draw_seed() -> int:
@@ -80,6 +83,7 @@ class TTSBackend:
             engine.info.name: engine for engine in (engines or [HibariEngine(threads=self._engine_threads)])
         }
         self.limits = limits or Limits()
+        self.word_timer = WordTimer()  # word timestamps for contexts and requests that ask for them
         self._executor: ThreadPoolExecutor | None = None
         self._ready = False
 
@@ -107,6 +111,7 @@ class TTSBackend:
             )
         for engine in self._engines.values():
             engine.shutdown()
+        self.word_timer.shutdown()
 
     @property
     def ready(self) -> bool:
@@ -271,7 +276,7 @@ class TTSBackend:
                 stream = self.stream(voice, segment.text)
                 try:
                     async for chunk in stream:
-                        yield UtterancePiece(index, len(segments), chunk)
+                        yield UtterancePiece(index, len(segments), chunk, segment.text, segment.char_start)
                 finally:
                     await stream.aclose()
         finally:

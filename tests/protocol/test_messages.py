@@ -122,3 +122,23 @@ def test_message_type_requires_a_map_with_a_string_type() -> None:
     assert message_type({"type": "text"}) == "text"
     for bad in ([], "text", {"type": 5}, {}, None):
         assert message_type(bad) is None
+
+
+def test_timestamps_default_to_none_and_take_word() -> None:
+    assert start()[0].timestamps == "none"
+    assert start(timestamps="word")[0].timestamps == "word"
+
+
+@pytest.mark.parametrize("value", ["words", "Word", "", True, 1, ["word"]])
+def test_timestamps_must_be_none_or_word(value) -> None:
+    spec, errors = start(timestamps=value)
+    assert fields_of(errors) == ["timestamps"] and spec.timestamps == "none"
+
+
+def test_context_timestamps_fall_back_to_the_sessions_choice() -> None:
+    from realtime.protocol.messages import parse_timestamps
+
+    assert parse_timestamps({"type": "context.start"}, "word") == ("word", [])
+    assert parse_timestamps({"type": "context.start", "timestamps": "none"}, "word") == ("none", [])
+    value, errors = parse_timestamps({"type": "context.start", "timestamps": 3}, "none")
+    assert value == "none" and fields_of(errors) == ["timestamps"]

@@ -296,3 +296,18 @@ def test_preloaded_models_are_loaded_and_warmed_before_ready(tiny_checkpoints: d
         assert scrape(running, "realtime_tts_model_manager_loads_total") == 3
         _speak(running.url, "Already warm.", **_start("voice_design"))
         assert scrape(running, "realtime_tts_model_manager_loads_total") == 3  # the session loaded nothing
+
+
+def test_qwen3_words_for_cjk_text_are_estimated_over_its_audio(qwen_server: BackgroundServer) -> None:
+    from tests.support.word_checks import check_words
+
+    text = ["你好，世界。\n", "我们在2024年见。\n"]
+    _, messages = _speak(
+        qwen_server.url, text, **_start("custom_voice", language="chinese", timestamps="word", segmentation="line")
+    )
+    words = check_words(messages)
+    assert sorted(words) == [0, 1]
+    assert [w["text"] for w in words[1]["words"]] == ["我", "们", "在", "2024", "年", "见。"]
+    assert all(message["source"] == "estimated" for message in words.values())
+    spoken = [w for message in words.values() for w in message["words"]]
+    assert any(w["end_ms"] > w["start_ms"] for w in spoken)  # spread over real audio, not piled at one point
