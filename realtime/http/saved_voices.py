@@ -78,15 +78,59 @@ async def _json_body(request: Request) -> Any:
     return parse_json(body)
 
 
+MULTIPART = "multipart/form-data"
+MULTIPART_FIELDS = ("name", "ref_text", "x_vector_only", "model")
+
+
+async def _multipart_body(request: Request) -> tuple[dict[str, Any], bytes | None]:
+    """A clone as a form: `ref_audio` a file, `name`, `ref_text`, `x_vector_only` (true/false), `model`."""
+    limits = request.app.state.config.limits
+    limit = max_body_bytes(limits.max_reference_bytes, 4096)
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"the request body is {declared} bytes; the limit is {limit}", "request_too_large")
+    try:
+        form = await request.form(max_files=1, max_fields=len(MULTIPART_FIELDS) + 1, max_part_size=64 * 1024)
+    except Exception as exc:  # Starlette raises MultiPartException or HTTPException for a bad form
+        raise ApiError(400, f"the multipart body cannot be read: {getattr(exc, 'message', None) or exc}",
+                       "invalid_multipart") from None
+    try:
+        body: dict[str, Any] = {}
+        for name in MULTIPART_FIELDS:
+            value = form.get(name)
+            if isinstance(value, str) and value != "":
+                body[name] = value
+        if "x_vector_only" in body:
+            flag = body["x_vector_only"].strip().lower()
+            body["x_vector_only"] = True if flag in ("true", "1", "yes", "on") else False if flag in (
+                "false", "0", "no", "off") else body["x_vector_only"]
+        upload = form.get("ref_audio")
+        if upload is None or isinstance(upload, str):
+            return body, None
+        audio = await upload.read(limits.max_reference_bytes + 1)
+        if len(audio) > limits.max_reference_bytes:
+            raise ApiError(413, f"ref_audio is over the limit of {limits.max_reference_bytes} bytes",
+                           "reference_audio_too_large", param="ref_audio")
+        body["ref_audio"] = "uploaded"  # a placeholder for validation: the bytes travel beside it
+        return body, audio
+    finally:
+        await form.close()
+
+
 async def create_voice(request: Request) -> Response:
     library = _library(request)
-    parsed, issues = parse_create(await _json_body(request))
+    uploaded: bytes | None = None
+    if request.headers.get("content-type", "").lower().startswith(MULTIPART):
+        raw, uploaded = await _multipart_body(request)
+    else:
+        raw = await _json_body(request)
+    parsed, issues = parse_create(raw)
     if issues or parsed is None:
         raise _problems(issues)
     owner = request_owner(request)
     try:
         if isinstance(parsed, CloneBody):
-            audio = await _reference(request, parsed.ref_audio)
+            audio = uploaded if uploaded is not None else await _reference(request, parsed.ref_audio)
             record = await library.create_clone(
                 owner, parsed.name, audio, parsed.ref_text, parsed.x_vector_only, parsed.model
             )

@@ -26,6 +26,7 @@ from tests.support.saved_voices import (
     speech,
     voices_call,
     wav_base64,
+    wav_bytes,
 )
 
 
@@ -263,3 +264,19 @@ async def _refused_start(url: str, fields: dict) -> dict:
         return await expect_fatal(wire, 4104)
     finally:
         await wire.close()
+
+
+def test_a_clone_can_be_uploaded_as_a_multipart_form(voices_server: BackgroundServer) -> None:
+    files = {"ref_audio": ("me.wav", wav_bytes(), "audio/wav")}
+    made = voices_call(voices_server, "POST", data={"name": "Uploaded", "ref_text": "A reference line."}, files=files)
+    assert made.status_code == 201, made.text
+    voice = made.json()
+    assert voice["name"] == "Uploaded" and voice["x_vector_only"] is False
+    inline = create(voices_server, clone_body("Same, as JSON"))
+    assert speech(voices_server, voice=voice["id"]).content == speech(voices_server, voice=inline["id"]).content
+    xvec = voices_call(voices_server, "POST", data={"name": "X", "x_vector_only": "true"}, files=files)
+    assert xvec.status_code == 201 and xvec.json()["x_vector_only"] is True
+    missing = voices_call(voices_server, "POST", data={"name": "No file", "x_vector_only": "true"})
+    assert missing.status_code == 400 and openai_error(missing)["param"] is None  # no ref_audio, design or blend
+    bad_flag = voices_call(voices_server, "POST", data={"name": "F", "x_vector_only": "maybe"}, files=files)
+    assert bad_flag.status_code == 400 and openai_error(bad_flag)["param"] == "x_vector_only"
