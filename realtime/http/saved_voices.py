@@ -14,12 +14,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from realtime.http.access import check_access
+from realtime.http.access import check_access, request_owner
 from realtime.http.bodies import MEDIA_TYPES
 from realtime.http.errors import ApiError, Problem, combine
 from realtime.http.protocol import decode_reference
 from realtime.http.references import read_reference_file
-from realtime.http.speech import LARGE_BODY_BYTES, max_body_bytes, parse_json, read_body, request_owner
+from realtime.http.speech import LARGE_BODY_BYTES, max_body_bytes, parse_json, read_body
 from realtime.protocol.messages import FORMATS
 from realtime.voices.library import VoiceLibrary, VoiceLibraryError, describe
 from realtime.voices.requests import BlendBody, CloneBody, DesignBody, Issue, parse_create, parse_page, parse_rename
@@ -55,6 +55,10 @@ def _library(request: Request) -> VoiceLibrary:
     if not request.app.state.backend.ready:
         raise ApiError(503, "the server is still loading its models", "not_ready", headers={"Retry-After": "1"})
     return library
+
+
+def _owner(request: Request) -> str:
+    return request_owner(request.headers, request.app.state.access)
 
 
 async def _reference(request: Request, value: str) -> bytes:
@@ -127,7 +131,7 @@ async def create_voice(request: Request) -> Response:
     parsed, issues = parse_create(raw)
     if issues or parsed is None:
         raise _problems(issues)
-    owner = request_owner(request)
+    owner = _owner(request)
     try:
         if isinstance(parsed, CloneBody):
             audio = uploaded if uploaded is not None else await _reference(request, parsed.ref_audio)
@@ -150,7 +154,7 @@ async def list_saved_voices(request: Request) -> Response:
     if issues:
         raise _problems(issues)
     try:
-        page = await library.list(request_owner(request), limit, after)
+        page = await library.list(_owner(request), limit, after)
     except VoiceLibraryError as error:
         raise api_error(error) from error
     data = [describe(record) for record in page.records]
@@ -167,7 +171,7 @@ async def voices_collection(request: Request) -> Response:
 async def voice_item(request: Request) -> Response:
     library = _library(request)
     voice_id = request.path_params["voice_id"]
-    owner = request_owner(request)
+    owner = _owner(request)
     try:
         if request.method == "DELETE":
             await library.delete(owner, voice_id)
@@ -188,7 +192,7 @@ async def voice_sample(request: Request) -> Response:
     if format not in FORMATS:
         raise ApiError(400, f"format: {format[:32]!r} is not one of: {', '.join(FORMATS)}", "invalid_value", "format")
     try:
-        audio = await library.sample(request_owner(request), request.path_params["voice_id"], format)
+        audio = await library.sample(_owner(request), request.path_params["voice_id"], format)
     except VoiceLibraryError as error:
         raise api_error(error) from error
     return Response(audio, media_type=MEDIA_TYPES.get(format, "application/octet-stream"),
@@ -200,5 +204,5 @@ async def saved_voice_entries(request: Request, limit: int = 100) -> list[dict[s
     library: VoiceLibrary | None = request.app.state.voices
     if library is None:
         return []
-    page = await library.list(request_owner(request), limit, None)
+    page = await library.list(_owner(request), limit, None)
     return [describe(record) for record in page.records]

@@ -22,8 +22,7 @@ from realtime.audio.encoders import UnsupportedFormatError, create_encoder
 from realtime.backend.backend import TTSBackend, draw_seed
 from realtime.config import Limits
 from realtime.engines.base import VoiceRequest
-from realtime.auth import bearer_token
-from realtime.http.access import check_access
+from realtime.http.access import check_access, request_owner
 from realtime.http.bodies import MEDIA_TYPES, SSE_MEDIA_TYPE, raw_body, sse_events
 from realtime.http.errors import ApiError, Problem, combine, problem_from_field
 from realtime.http.protocol import SpeechRequest, parse_speech_request
@@ -32,7 +31,6 @@ from realtime.http.streaming import RacingStreamingResponse
 from realtime.http.synthesis import OutputPlan, StreamStats, encoded_speech
 from realtime.http.voices import resolve_model, resolve_speaker, socket_voice_fields
 from realtime.metrics import Metrics
-from realtime.voices.library import owner_of
 from realtime.voices.requests import is_voice_id
 from realtime.protocol.errors import ErrorCode, FieldError
 from realtime.protocol.messages import MODES, VoiceSpec, parse_voice
@@ -40,12 +38,6 @@ from realtime.protocol.messages import MODES, VoiceSpec, parse_voice
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 1
-
-
-def request_owner(request: Request) -> str:
-    """Whose saved voices this request may use: the API key's hash, or "" with keys off."""
-    policy = request.app.state.access
-    return owner_of(bearer_token(request.headers)) if policy.requires_token else ""
 
 
 def max_body_bytes(max_reference_bytes: int, max_input_chars: int) -> int:
@@ -165,7 +157,7 @@ async def _prepare(request: Request, spec: VoiceSpec) -> VoiceRequest:
         if library is None:
             raise ApiError(404, "voice: saved voices are off on this server (it has no --data-dir)", "voice_not_found",
                            param="voice")
-        resolved, errors = await library.resolve(spec, request_owner(request))
+        resolved, errors = await library.resolve(spec, request_owner(request.headers, request.app.state.access))
         if resolved is None:
             raise combine([_saved_voice_problem(error) for error in errors])
         spec, saved = resolved.spec, resolved.saved

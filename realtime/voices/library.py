@@ -231,7 +231,7 @@ class VoiceLibrary:
         seconds = samples.size / engine.info.sample_rate
         if seconds < self.limits.min_reference_seconds:
             raise VoiceLibraryError(
-                "failed", f"the designed sample lasted {seconds:.2f} s, too short to freeze "
+                "bad_reference_audio", f"the designed sample lasted {seconds:.2f} s, too short to freeze "
                 f"(at least {self.limits.min_reference_seconds:g} s): use a longer design.text", "design.text",
             )
         voice = await self._extract(base, samples, body.text, False)
