@@ -137,6 +137,40 @@ def test_concurrent_creates_from_threads_respect_the_quota(tmp_path: Path) -> No
             opened.close()
 
 
+def test_concurrent_deletes_of_one_voice_succeed_once_beside_creates(tmp_path: Path) -> None:
+    stores = [SQLiteVoiceStore.in_directory(tmp_path) for _ in range(2)]
+    for index in range(10):
+        stores[0].create(make_voice(f"voice_old{index}"), Quota())
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def delete(index: int) -> None:
+        try:
+            stores[index % 2].delete("", f"voice_old{index // 2}")
+            result = "deleted"
+        except VoiceNotFound:
+            result = "gone"
+        with lock:
+            outcomes.append(result)
+
+    def create(index: int) -> None:
+        stores[index % 2].create(make_voice(f"voice_new{index}"), Quota())
+
+    threads = [threading.Thread(target=delete, args=(index,)) for index in range(20)]
+    threads += [threading.Thread(target=create, args=(index,)) for index in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    try:
+        assert outcomes.count("deleted") == 10 and outcomes.count("gone") == 10
+        assert sorted(r.id for r in stores[1].list("", limit=100).records) == sorted(f"voice_new{i}" for i in range(10))
+        assert stores[0].integrity() == []
+    finally:
+        for opened in stores:
+            opened.close()
+
+
 def test_a_file_from_a_newer_server_is_refused(tmp_path: Path) -> None:
     opened = SQLiteVoiceStore.in_directory(tmp_path)
     opened._connection().execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
