@@ -6,6 +6,8 @@ import random
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from realtime.voices.requests import (
     MAX_NAME_CHARS,
@@ -67,6 +69,25 @@ def test_rename_and_paging() -> None:
     assert parse_page("5", "voice_x")[:2] == (5, "voice_x")
     assert params(parse_page("0", "x")[2]) == {"limit", "after"}
     assert is_voice_id("voice_abc") and not is_voice_id("alloy")
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+)
+KEYS = st.sampled_from(["name", "ref_audio", "ref_text", "x_vector_only", "model", "design", "blend", "other"])
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.dictionaries(KEYS, JSON, max_size=5) | JSON)
+def test_any_json_body_is_judged_without_raising(body: Any) -> None:
+    parsed, issues = parse_create(body)
+    assert parsed is not None or issues
+    if not issues:
+        assert parsed is not None and parsed.name and len(parsed.name) <= MAX_NAME_CHARS
+    name, rename_issues = parse_rename(body)
+    assert rename_issues or name
 
 
 def test_random_bodies_never_raise() -> None:
