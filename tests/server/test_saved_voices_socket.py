@@ -136,3 +136,33 @@ def test_a_voice_of_another_key_is_unknown_on_the_socket(tiny_checkpoints: dict[
         ready, messages = run(synthesize(server.url, "Hi.", voice=voice["id"], token="key-one",
                                          generation=GENERATION), TIMEOUT)
         assert ready["voice"] == voice["id"] and audio_bytes(messages)
+
+
+def test_random_voice_fields_are_refused_with_protocol_errors_never_a_crash(
+    voices_server: BackgroundServer, saved: dict[str, Any]
+) -> None:
+    import random
+
+    from tests.support.fuzz import value
+
+    rng = random.Random(4104)
+    candidates = [saved["id"], "voice_", "voice_" + "x" * 70, "", " ", "alloy", None]
+
+    async def one(fields: dict[str, Any]) -> int | None:
+        wire = await Wire.open(voices_server.url)
+        try:
+            await wire.send({"type": "session.start", **fields})
+            reply = await wire.recv(TIMEOUT)
+            return None if reply["type"] == "session.ready" else reply["code"]
+        finally:
+            await wire.close()
+
+    codes = set()
+    for _ in range(30):
+        fields = {"voice": rng.choice(candidates) if rng.random() < 0.6 else value(rng)}
+        for name in rng.sample(["speaker", "mode", "model", "ref_text", "language", "seed", "x_vector_only"], 2):
+            fields[name] = value(rng)
+        code = run(one(fields), TIMEOUT)
+        assert code in (None, 4000, 4103, 4104), (fields, code)
+        codes.add(code)
+    assert 4000 in codes
