@@ -93,5 +93,6 @@ async def realtime_session(websocket: WebSocket, scope: Scope, send: Send) -> No
         metrics=state.metrics,
         pending=state.pending,
         client=(scope.get("client") or ("unknown", 0))[0],
+        voices=state.voices,
     )
     await session.run()
