@@ -6,6 +6,8 @@ the same examples, the suite stays fast, and a failure shrinks to a small replay
 
 from __future__ import annotations
 
+import math
+import random
 from typing import Any
 
 from hypothesis import HealthCheck, settings
@@ -65,6 +67,34 @@ def messages(types: tuple[str, ...] = MESSAGE_TYPES) -> st.SearchStrategy[dict[A
         {"type": st.sampled_from(types) | values()},
         optional={name: values() for name in FIELDS} | {1: values(), b"key": values()},  # keys that are not strings
     )
+
+
+def value(rng: random.Random, depth: int = 0) -> Any:
+    """One msgpack value of a random shape from a seeded `random.Random`, for loops that need no shrinking.
+
+    The same shapes as `values()` (scalars at the edges of their ranges, strings, bytes, nesting);
+    prefer the hypothesis strategies for new tests.
+    """
+    kind = rng.randrange(12 if depth < 2 else 9)
+    if kind == 0:
+        return None
+    if kind == 1:
+        return rng.random() < 0.5
+    if kind == 2:
+        return rng.choice((0, -1, 1, 2**32 - 1, 2**32, -(2**63), 2**64 - 1, 24000, 48000, 7))
+    if kind == 3:
+        return rng.choice((0.0, -0.0, 1e308, -1e-308, math.nan, math.inf, -math.inf, 0.5, 2.5))
+    if kind in (4, 5):
+        return rng.choice(WORDS)
+    if kind == 6:
+        return "".join(chr(rng.randrange(0x20, 0x3000)) for _ in range(rng.randrange(0, 40)))
+    if kind == 7:
+        return rng.randbytes(rng.randrange(0, 64))
+    if kind == 8:
+        return "a" * rng.choice((0, 1, 4096, 5000))
+    if kind == 9:
+        return [value(rng, depth + 1) for _ in range(rng.randrange(0, 4))]
+    return {rng.choice(FIELDS): value(rng, depth + 1) for _ in range(rng.randrange(0, 4))}
 
 
 # -- JSON (HTTP bodies) ---------------------------------------------------------------------------
