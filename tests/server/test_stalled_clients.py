@@ -188,3 +188,26 @@ def test_an_oversized_ping_is_a_non_fatal_4100(server) -> None:
         await wire.close()
 
     run(body())
+
+
+def test_a_dropped_client_that_reads_again_at_once_finds_the_4008_error_and_close(make_server) -> None:
+    engine = CountingEngine(chunks_per_word=2, chunk_samples=4800)
+    running = make_server(backend=counting_backend(engine), limits=dict(send_timeout_s=0.5))
+    _small_send_buffers(running)
+
+    async def body() -> None:
+        stalled = await Wire.open(running.url, max_queue=1, sock=small_buffer_socket(running.port))
+        await stalled.start(model="counting")
+        await stalled.send({"type": "text", "text": TEXT})
+        await stalled.send({"type": "end"})
+        deadline = time.monotonic() + 60
+        while scrape(running, "realtime_tts_errors_total", transport="websocket", code="4008") < 1:
+            assert time.monotonic() < deadline, "the client that stopped reading was never dropped"
+            await asyncio.sleep(0.05)
+        # Within the grace period (ws_protocol.ABORT_GRACE_S) what was written is still there to read.
+        messages, code = await stalled.closed_with()
+        assert code == 4008, (code, messages[-3:])
+        check_error(messages[-1], 4008, fatal=True)
+        assert "read nothing" in messages[-1]["message"]
+
+    run(body(), timeout=120)
