@@ -95,6 +95,18 @@ def test_generation_settings_are_range_and_type_checked() -> None:
     assert fields_of(errors) == ["generation"]
 
 
+def test_code_predictor_settings_are_range_and_type_checked() -> None:
+    spec, errors = start(generation={"subtalker_do_sample": False, "subtalker_temperature": 0.5,
+                                     "subtalker_top_k": 10, "subtalker_top_p": 0.9})
+    assert errors == []
+    assert spec.voice.generation.given() == {"subtalker_do_sample": False, "subtalker_temperature": 0.5,
+                                             "subtalker_top_k": 10, "subtalker_top_p": 0.9}
+    _, errors = start(generation={"subtalker_do_sample": 0, "subtalker_temperature": 2.5,
+                                  "subtalker_top_k": True, "subtalker_top_p": -0.1})
+    assert fields_of(errors) == ["generation.subtalker_do_sample", "generation.subtalker_temperature",
+                                 "generation.subtalker_top_k", "generation.subtalker_top_p"]
+
+
 def test_context_overrides_keep_the_session_voice_for_fields_not_given() -> None:
     base = VoiceSpec(speaker="heart", seed=5, language="english")
     spec, errors = parse_context_overrides({"type": "context.start", "seed": 9}, base, max_reference_bytes=MAX_REF)
