@@ -33,7 +33,13 @@ def qwen3_engines(checkpoints: list[Checkpoint], config: ServerConfig) -> list[E
     manager = ModelManager(
         official_loader(LoadOptions.from_config(config)), idle_timeout_s=config.model_idle_unload_s
     )
-    return [Qwen3Engine(checkpoint, manager, preload=config.preload_models) for checkpoint in checkpoints]
+    return [
+        Qwen3Engine(
+            checkpoint, manager, preload=config.preload_models,
+            max_batch=config.max_batch, deterministic=config.deterministic,
+        )
+        for checkpoint in checkpoints
+    ]
 
 
 def discover_engines(config: ServerConfig) -> list[Engine]:
