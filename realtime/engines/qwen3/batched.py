@@ -34,7 +34,7 @@ import torch
 
 from realtime.engines.qwen3.frames import GenerationOutcome, StopReason
 from realtime.engines.qwen3.prompts import TalkerPrompt
-from realtime.engines.qwen3.sampling import SamplingParams, sample_next
+from realtime.engines.qwen3.sampling import SamplingParams, sample_next, sample_rows
 from realtime.engines.qwen3.tiles import RowTiles, probe_buckets
 
 
@@ -152,6 +152,7 @@ class BatchedTalker:
         linears = [m for m in (*self.talker.modules(),) if isinstance(m, torch.nn.Linear)]
         self.tiles: RowTiles = probe_buckets(linears, tile_rows=tile_rows, exact=exact)
         self.device = next(self.talker.parameters()).device
+        self._predictor_positions: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def _attention_function(self, config: Any) -> Callable[..., Any]:
         from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
@@ -261,17 +262,15 @@ class BatchedTalker:
         codes: list[torch.Tensor] = []
         residual_embeddings = model.get_input_embeddings()
         length = 0
+        cos, sin = self._predictor_rotary(hidden)
         for group in range(self.codebooks - 1):
             count = hidden.shape[1]
-            position_ids = torch.arange(length, length + count, device=self.device).unsqueeze(0)
-            position_embeddings = model.rotary_emb(hidden, position_ids)
+            position_embeddings = (cos[:, length : length + count], sin[:, length : length + count])
             for index, layer in enumerate(model.layers[: model.config.num_hidden_layers]):
                 hidden = self._predictor_layer(layer, index, hidden, position_embeddings, caches)
             length += count
             logits = linear(predictor.lm_head[group], model.norm(hidden[:, -1, :]))
-            code = torch.cat(
-                [sample_next(logits[i : i + 1], row.params.subtalker, row.generator) for i, row in enumerate(rows)]
-            )
+            code = sample_rows(logits, [row.params.subtalker for row in rows], [row.generator for row in rows])
             codes.append(code)
             embed = residual_embeddings[group](code)  # (B, 1, H)
             embeds.append(embed)
@@ -291,6 +290,13 @@ class BatchedTalker:
             row.frames += 1
             row.token = None
         return frames
+
+    def _predictor_rotary(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The predictor's rotary cos/sin for its positions 0..codebooks, computed once (every frame uses the same)."""
+        if self._predictor_positions is None:
+            positions = torch.arange(self.codebooks + 1, device=self.device).unsqueeze(0)
+            self._predictor_positions = self.predictor.model.rotary_emb(hidden, positions)
+        return self._predictor_positions
 
     def _predictor_layer(
         self,

@@ -12,7 +12,7 @@ tests use to pin the semantics down.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -207,3 +207,29 @@ def sample_next(
         return scores.argmax(dim=-1, keepdim=True)
     probs = scores.softmax(dim=-1)
     return torch.multinomial(probs, num_samples=1, generator=generator)
+
+
+def sample_rows(logits: torch.Tensor, params: Sequence[TokenSampling], generators: Sequence[torch.Generator]) -> torch.Tensor:
+    """The next token of every row of `logits` (rows, vocab), row i with `params[i]` drawing from
+    `generators[i]` only: shape (rows, 1), int64. No repetition history (the code predictor has none).
+
+    Rows with the same settings are processed in one go (the processing is row-wise, so each
+    row's scores are the same bits as alone); each draw still comes from its row's generator,
+    so a row's tokens are those `sample_next` gives it alone.
+    """
+    picks: list[torch.Tensor | None] = [None] * logits.shape[0]
+    groups: dict[TokenSampling, list[int]] = {}
+    for row, setting in enumerate(params):
+        groups.setdefault(setting, []).append(row)
+    for setting, rows in groups.items():
+        selected = logits if len(rows) == logits.shape[0] else logits[rows]
+        scores = process_logits(selected, setting)
+        if setting.greedy:
+            chosen = scores.argmax(dim=-1, keepdim=True)
+            for index, row in enumerate(rows):
+                picks[row] = chosen[index : index + 1]
+            continue
+        probs = scores.softmax(dim=-1)
+        for index, row in enumerate(rows):
+            picks[row] = torch.multinomial(probs[index : index + 1], num_samples=1, generator=generators[row])
+    return torch.cat(picks)  # type: ignore[arg-type]
