@@ -155,7 +155,10 @@ def _max_batch(raw: str) -> int:
         value = int(raw)
     except ValueError as exc:
         raise ValueError(f"{ENV_PREFIX}MAX_BATCH={raw!r} is not an integer") from exc
-    return check_max_batch(value)
+    try:
+        return check_max_batch(value)
+    except ValueError as exc:
+        raise ValueError(f"{ENV_PREFIX}MAX_BATCH: {exc}") from exc
 
 
 def check_max_batch(value: int) -> int:

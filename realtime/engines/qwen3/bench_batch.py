@@ -156,8 +156,8 @@ def linear_ceiling(tts: Any, rows: list[int], repeats: int = 5) -> dict[int, flo
                 best = min(best, time.perf_counter() - began)
         return best
 
-    one = timed(1)
-    return {count: count * one / timed(count) for count in rows}
+    times = {count: timed(count) for count in sorted({1, *rows})}
+    return {count: count * times[1] / times[count] for count in rows}
 
 
 def bench_batch(model_dir: Path, *, concurrency: list[int], frames: int = 25, max_batch: int = 8,
