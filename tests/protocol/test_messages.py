@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from realtime.protocol.errors import ErrorCode
 from realtime.protocol.messages import (
+    GENERATION_RANGES,
     MAX_SEED,
     VoiceSpec,
     message_type,
@@ -134,3 +137,34 @@ def test_message_type_requires_a_map_with_a_string_type() -> None:
     assert message_type({"type": "text"}) == "text"
     for bad in ([], "text", {"type": 5}, {}, None):
         assert message_type(bad) is None
+
+
+_SETTING_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-10_000, 10_000), st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=5), st.lists(st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.dictionaries(st.sampled_from([*GENERATION_RANGES, "seed", "min_p"]), _SETTING_VALUES, max_size=6))
+def test_any_generation_map_is_accepted_in_range_or_refused_field_by_field(settings_map: dict) -> None:
+    spec, errors = start(generation=settings_map)
+    refused = {error.field for error in errors}
+    accepted = spec.voice.generation.given() if not errors else {}
+    for key, value in settings_map.items():
+        label = f"generation.{key}"
+        if key not in GENERATION_RANGES:
+            assert label in refused
+            continue
+        kind, low, high = GENERATION_RANGES[key]
+        if value is None:
+            assert label not in refused
+            continue
+        if kind == "bool":
+            assert (label in refused) == (not isinstance(value, bool))
+            continue
+        valid_type = not isinstance(value, bool) and isinstance(value, int if kind == "int" else (int, float))
+        valid = valid_type and value == value and low <= value <= high
+        assert (label in refused) == (not valid)
+        if valid and not errors:
+            assert accepted[key] == value
