@@ -15,9 +15,10 @@ row of a batch, with the same modules and the same official helper functions, so
   (codebook 0 from the talker, then the 15 residual codes), so seeds do not depend on the
   batch either.
 
-The prefill of a newcomer runs alone through the official talker forward (one row, its
-whole prompt), exactly as `frames.FrameStream` does; its keys and values then move into
-the row's cache. The code predictor's 15 sub-steps are batched plainly: at every sub-step
+The prefill of a newcomer runs alone through the official talker forward (one row), as
+`frames.FrameStream` does, in pieces of at most `prefill_chunk` positions when the
+scheduler asks (so a long prompt never stalls the other rows for long); its keys and
+values then move into the row's cache. The code predictor's 15 sub-steps are batched plainly: at every sub-step
 all rows have the same length (2 positions, then one more per code).
 
 `RowState` also holds what `FrameStream` keeps per generation (history, EOS rules, frame
@@ -103,6 +104,9 @@ class RowState:
         self.history = torch.empty((1, 0), dtype=torch.long, device=device)
         self.frames = 0
         self.cache: RowCache | None = None
+        self.prefilled = 0  # prompt positions already through the talker
+        self.prefill_cache: Any = None  # the official cache while the prompt goes in piece by piece
+        self.prefill_positions: torch.Tensor | None = None
         self.rope_delta: torch.Tensor | None = None
         self.positions = 0  # talker positions seen (prompt + steps)
         self.past_hidden: torch.Tensor | None = None  # (1, 1, hidden): the talker's last hidden state
@@ -112,13 +116,14 @@ class RowState:
         self.outcome: GenerationOutcome | None = None
 
     @property
-    def prefilled(self) -> bool:
+    def speaking(self) -> bool:
+        """The prompt is in: the row takes part in the batched steps."""
         return self.cache is not None
 
     def finish(self, reason: StopReason) -> None:
         if self.outcome is None:
             self.outcome = GenerationOutcome(frames=self.frames, reason=reason, max_frames=self.max_frames)
-        self.cache = None
+        self.cache = self.prefill_cache = self.prefill_positions = None
         self.next_input = self.past_hidden = self.token = None
 
     def choose_token(self, logits: torch.Tensor, eos: int) -> bool:
@@ -162,25 +167,38 @@ class BatchedTalker:
 
     # -- a newcomer's prefill (one row, official forward) ---------------------------------------
 
-    def prefill(self, row: RowState) -> torch.Tensor:
-        """Run the row's prompt through the talker; its logits (1, vocab) for the first frame."""
+    def prefill(self, row: RowState, max_positions: int | None = None) -> torch.Tensor | None:
+        """Run the next `max_positions` of the row's prompt (all of it when None) through the talker.
+
+        Returns the logits (1, vocab) of the first frame once the whole prompt is in, None
+        while some of it is still to come. The pieces depend on the prompt alone, never on
+        the batch, so a row's numbers stay the same whoever runs beside it.
+        """
         from transformers.cache_utils import DynamicCache
 
         prompt = row.prompt
         mask = prompt.attention_mask
-        position_ids, rope_deltas = self.talker.get_rope_index(mask)
-        row.rope_delta = rope_deltas - (1 - mask).sum(dim=-1).unsqueeze(1)
-        cache = DynamicCache()
+        if row.prefill_cache is None:
+            position_ids, rope_deltas = self.talker.get_rope_index(mask)
+            row.rope_delta = rope_deltas - (1 - mask).sum(dim=-1).unsqueeze(1)
+            row.prefill_positions = position_ids
+            row.prefill_cache = DynamicCache()
+        start = row.prefilled
+        stop = prompt.length if max_positions is None else min(prompt.length, start + max_positions)
         out = self.talker.model(
-            inputs_embeds=prompt.inputs_embeds,
-            attention_mask=mask,
-            position_ids=position_ids,
-            past_key_values=cache,
+            inputs_embeds=prompt.inputs_embeds[:, start:stop],
+            attention_mask=mask[:, :stop],
+            position_ids=row.prefill_positions[..., start:stop],
+            past_key_values=row.prefill_cache,
             use_cache=True,
-            cache_position=torch.arange(prompt.length, device=self.device),
+            cache_position=torch.arange(start, stop, device=self.device),
         )
-        layers = cache.layers
+        row.prefilled = stop
+        if stop < prompt.length:
+            return None
+        layers = row.prefill_cache.layers
         row.cache = RowCache([layer.keys for layer in layers], [layer.values for layer in layers])
+        row.prefill_cache = row.prefill_positions = None
         row.positions = int(mask.shape[1])
         hidden = out.last_hidden_state
         row.past_hidden = hidden[:, -1:, :]

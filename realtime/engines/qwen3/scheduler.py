@@ -3,9 +3,10 @@
 A stream (one segment of one context) is a row. Each iteration of the worker:
 
 1. drops rows that were cancelled or whose consumer left (before any work on them);
-2. admits at most one waiting row while fewer than `max_batch` are active: its prefill
-   runs alone (one talker forward over its prompt), so a newcomer stalls the rows already
-   speaking by about one step, never by a queue of prefills;
+2. admits waiting rows while fewer than `max_batch` are active, and runs ONE piece of
+   prefill: at most `prefill_chunk` prompt positions of the oldest row not yet speaking,
+   alone (one talker forward); so newcomers stall the rows already speaking by about one
+   step per iteration, never by a queue of whole prompts;
 3. runs the code predictor's 15 sub-steps once for every row holding a codebook-0 token,
    and pushes each row's new frame through its own streaming decoder when its next chunk
    is due (chunk sizes 1, 2, 4, 8 frames, as `engine.CHUNK_SCHEDULE`);
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BATCH = 8
 DEFAULT_MAX_QUEUED_CHUNKS = 2
+DEFAULT_PREFILL_CHUNK = 32  # prompt positions per iteration: custom-voice prompts fit in one
 _CONSUMER_POLL_S = 0.05  # how often a waiting consumer looks at its cancel flag
 _IDLE_WAIT_S = 0.5
 
@@ -158,7 +160,8 @@ class BatchScheduler:
     """The batched step loop of one model; see the module docstring.
 
     `max_batch` rows are stepped together at most (the rest wait, first come first
-    served); `tile_rows` and `exact` set the row tiles of the linear layers (`tiles.py`).
+    served); `tile_rows` and `exact` set the row tiles of the linear layers (`tiles.py`);
+    `prefill_chunk` bounds the prompt positions prefilled per iteration (None: whole prompts).
     """
 
     def __init__(
@@ -168,6 +171,7 @@ class BatchScheduler:
         tile_rows: int | None = None,
         exact: bool = True,
         max_queued_chunks: int = DEFAULT_MAX_QUEUED_CHUNKS,
+        prefill_chunk: int | None = DEFAULT_PREFILL_CHUNK,
         name: str = "qwen3",
     ) -> None:
         if max_batch < 1:
@@ -178,6 +182,9 @@ class BatchScheduler:
         self.tile_rows = tile_rows if tile_rows is not None else min(max_batch, 8)
         self.exact = exact
         self.max_queued_chunks = max_queued_chunks
+        if prefill_chunk is not None and prefill_chunk < 1:
+            raise ValueError(f"prefill_chunk must be >= 1 or None, got {prefill_chunk}")
+        self.prefill_chunk = prefill_chunk
         self.name = name
         self.condition = threading.Condition()
         self._waiting: deque[StreamRow] = deque()
@@ -254,13 +261,11 @@ class BatchScheduler:
         try:
             with torch.inference_mode():
                 while True:
-                    newcomer, runnable = self._next_round()
+                    runnable = self._next_round()
                     if runnable is None:
                         return
                     if batched is None:
                         batched = BatchedTalker(self._tts, tile_rows=self.tile_rows, exact=self.exact)
-                    if newcomer is not None:
-                        self._admit(batched, newcomer)
                     self._iterate(batched, [row for row in runnable if row.state.outcome is None])
         except BaseException as exc:  # noqa: BLE001  (a bug here must fail the rows, not hang their consumers)
             logger.exception("%s: batch scheduler failed", self.name)
@@ -276,8 +281,8 @@ class BatchScheduler:
                 self._tts = None
                 self.condition.notify_all()
 
-    def _next_round(self) -> tuple[StreamRow | None, list[StreamRow] | None]:
-        """Locked bookkeeping between iterations: (newcomer, rows to step), or (None, None) to exit."""
+    def _next_round(self) -> list[StreamRow] | None:
+        """Locked bookkeeping between iterations: the rows to work on, or None to exit."""
         with self.condition:
             while True:
                 if self._closed:
@@ -286,17 +291,15 @@ class BatchScheduler:
                         row.stop()
                     self._active.clear()
                     self._waiting.clear()
-                    return None, None
+                    return None
                 self._drop_stopped_locked()
                 if not self._active and not self._waiting:
-                    return None, None
-                newcomer = None
-                if self._waiting and len(self._active) < self.max_batch:
-                    newcomer = self._waiting.popleft()
-                    self._active.append(newcomer)
-                runnable = [row for row in self._active if row is not newcomer and not row.paused(self.max_queued_chunks)]
-                if newcomer is not None or runnable:
-                    return newcomer, runnable + ([newcomer] if newcomer is not None else [])
+                    return None
+                while self._waiting and len(self._active) < self.max_batch:
+                    self._active.append(self._waiting.popleft())
+                runnable = [row for row in self._active if not row.paused(self.max_queued_chunks)]
+                if runnable:
+                    return runnable
                 self.condition.wait(_IDLE_WAIT_S)
 
     def _drop_stopped_locked(self) -> None:
@@ -318,17 +321,23 @@ class BatchScheduler:
                 waiting.append(row)
         self._waiting = waiting
 
-    def _admit(self, batched: BatchedTalker, row: StreamRow) -> None:
-        """The newcomer's prefill and first token, alone; a failure fails this row only."""
+    def _prefill_piece(self, batched: BatchedTalker, rows: list[StreamRow]) -> None:
+        """One piece of the oldest newcomer's prefill, alone; its first token once the prompt is in.
+        A failure fails this row only."""
+        row = next((row for row in rows if not row.state.speaking and not self._stopped(row)), None)
+        if row is None:
+            return
         try:
-            logits = batched.prefill(row.state)
-            if not row.state.choose_token(logits, row.state.prompt.eos_token_id):
+            logits = batched.prefill(row.state, self.prefill_chunk)
+            if logits is not None and not row.state.choose_token(logits, row.state.prompt.eos_token_id):
                 row.finish_audio()  # EOS at once (only possible with min_frames 0)
         except Exception as exc:  # noqa: BLE001
             logger.warning("%s: a stream failed at its prefill: %s", self.name, exc)
             row.fail(exc)
 
     def _iterate(self, batched: BatchedTalker, rows: list[StreamRow]) -> None:
+        # 2. one piece of prefill
+        self._prefill_piece(batched, rows)
         # 3. the code predictor for every row holding a token
         predicting = [row for row in rows if row.state.token is not None and not self._stopped(row)]
         if predicting:

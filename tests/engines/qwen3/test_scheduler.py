@@ -108,6 +108,7 @@ def submit(
     scheduler: BatchScheduler, tts: Any, prompt: TalkerPrompt, params: SamplingParams, seed: int,
     frames: int = FRAMES, decoder: RecordingDecoder | None = None,
 ) -> Stream:
+    """One row on `scheduler`, read later with `Stream.drain`."""
     decoder = decoder or RecordingDecoder()
     cancel = CancelFlag()
     row = scheduler.submit(tts, prompt, params, make_generator(seed), frames, cancel, decoder, chunk_frames)
@@ -204,6 +205,39 @@ def test_clone_rows_with_and_without_reference_text_share_a_batch(qwen_models: d
     assert prompts[0].length != prompts[1].length  # ragged rows
     solo = [alone(base, prompt, params, seed) for seed, prompt in enumerate(prompts)]
     assert [torch.equal(a, b) for a, b in zip(run_together(base, prompts, params, [0, 1]), solo)] == [True, True]
+
+
+def test_a_long_prompt_is_prefilled_in_pieces_while_the_others_keep_speaking(
+    qwen_models: dict[str, Any],  # noqa: F811
+) -> None:
+    design = qwen_models["voice_design"]
+    params = SamplingParams.from_config(design.generate_defaults)
+    instruct = "A warm, slow, deep voice with a slight rasp, speaking close to the microphone in a quiet room."
+    from realtime.engines.qwen3.prompts import voice_design_prompt
+
+    long_prompt = voice_design_prompt(design, "Hello there.", instruct=instruct, language="english")
+    short_prompt = voice_design_prompt(design, "Hi.", instruct="Calm.", language="english")
+    chunk = 4
+    pieces = -(-long_prompt.length // chunk)
+    assert pieces >= 4
+    scheduler = BatchScheduler(8, prefill_chunk=chunk, max_queued_chunks=10_000)  # the speaker never pauses
+    speaker = submit(scheduler, design, short_prompt, params, 1, frames=60)
+    with scheduler.condition:
+        assert scheduler.condition.wait_for(lambda: len(speaker.decoder.frames) >= 2, 60)
+        frames_at_join = len(speaker.decoder.frames)
+    newcomer = submit(scheduler, design, long_prompt, params, 2)
+    assert newcomer.row.next_output() is not None
+    with scheduler.condition:
+        frames_meanwhile = len(speaker.decoder.frames) - frames_at_join
+    assert frames_meanwhile >= pieces - 1  # a step for the speaker with every piece of the newcomer's prefill
+    for stream in (newcomer, speaker):
+        stream.drain()
+    # pieces depend on the prompt alone: the same codes alone, whole or in pieces beside others
+    solo = BatchScheduler(8, prefill_chunk=chunk)
+    alone_stream = submit(solo, design, long_prompt, params, 2)
+    alone_stream.drain()
+    assert torch.equal(newcomer.codes(), alone_stream.codes())
+    assert solo.wait_idle(30) and scheduler.wait_idle(30)
 
 
 def test_cancel_inside_a_batch_ends_that_row_within_a_step_and_spares_the_others(tts: Any, sampled: SamplingParams) -> None:
