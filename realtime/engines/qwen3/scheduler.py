@@ -46,6 +46,7 @@ DEFAULT_MAX_QUEUED_CHUNKS = 2
 DEFAULT_PREFILL_CHUNK = 32  # prompt positions per iteration: custom-voice prompts fit in one
 _CONSUMER_POLL_S = 0.05  # how often a waiting consumer looks at its cancel flag
 _IDLE_WAIT_S = 0.5
+_CLOSE_WAIT_S = 30.0  # a closing consumer waits this long at most for the worker to let go of its row
 
 ChunkSizes = Callable[[int], int]
 
@@ -101,11 +102,17 @@ class StreamRow:
             condition.notify_all()  # a paused row may run again
             return output
 
-    def close(self) -> None:
-        """The consumer leaves: the row is dropped before the scheduler's next stage. Idempotent."""
-        with self._scheduler.condition:
+    def close(self, timeout_s: float = _CLOSE_WAIT_S) -> None:
+        """The consumer leaves: the row is dropped before the scheduler's next stage. Idempotent.
+
+        Waits (at most one stage of the worker) until the worker no longer touches the row,
+        so the context's generator is never drawn from by two segments at once.
+        """
+        condition = self._scheduler.condition
+        with condition:
             self._closed = True
-            self._scheduler.condition.notify_all()
+            condition.notify_all()
+            condition.wait_for(lambda: self._done or not self._scheduler.owns(self), timeout_s)
 
     # -- scheduler side (called with or without the lock, as marked) -----------------------
 
@@ -154,6 +161,7 @@ class StreamRow:
         """Locked: ended by cancel or by its consumer leaving: no more audio."""
         self.state.finish("stopped")
         self._done = True
+        self._scheduler.condition.notify_all()
 
 
 class BatchScheduler:
@@ -229,6 +237,10 @@ class BatchScheduler:
                 self._thread.start()
             self.condition.notify_all()
         return row
+
+    def owns(self, row: StreamRow) -> bool:
+        """Locked: the worker may still work on `row` (it is waiting or in the batch, and the worker runs)."""
+        return self._thread is not None and (row in self._active or row in self._waiting)
 
     @property
     def active_rows(self) -> int:
