@@ -18,7 +18,6 @@ Run: `realtime-tts bench-qwen MODEL_DIR --concurrency 1,2,4,8 [--frames 25] [--d
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
