@@ -252,3 +252,15 @@ def test_an_idle_model_unloads_only_after_its_batch_drains(tiny_checkpoints: dic
         assert manager.sweep() == [engine.info.name]
     finally:
         engine.shutdown()
+
+
+def test_the_server_options_reach_each_qwen3_engine(tiny_checkpoints: dict[str, Path]) -> None:
+    from realtime.config import ServerConfig
+    from realtime.engines.catalog import qwen3_engines
+
+    checkpoint = read_checkpoint(tiny_checkpoints["custom_voice"])
+    [batched] = qwen3_engines([checkpoint], ServerConfig(max_batch=4, deterministic=False))
+    assert batched.scheduler is not None and batched.scheduler.max_batch == 4 and not batched.scheduler.exact
+    assert batched.waiting_streams == 4
+    [alone] = qwen3_engines([checkpoint], ServerConfig(max_batch=1))
+    assert alone.scheduler is None
