@@ -5,6 +5,7 @@
     realtime-tts bench                        # time to first audio, server overhead, concurrency
     realtime-tts make-checkpoints --out models --size tiny   # random Qwen3-TTS checkpoints for tests
     realtime-tts bench-qwen models/CHECKPOINT # our Qwen3 streaming vs the official generate_custom_voice
+    realtime-tts bench-words                  # word timestamps: boundary error, aligner cost, first audio
 """
 
 from __future__ import annotations
@@ -182,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         "bench-qwen", help="Qwen3 streaming engine vs the official generate_custom_voice (needs `scripts/setup qwen`)", add_help=False
     )
     subparsers.add_parser(
+        "bench-words", help="word timestamps: boundary error, aligner cost, first audio with them on", add_help=False
+    )
+    subparsers.add_parser(
         "make-checkpoints", help="build random Qwen3-TTS checkpoints for tests (needs `scripts/setup qwen`)", add_help=False
     )
     args, rest = parser.parse_known_args(argv)
@@ -193,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         from realtime.engines.qwen3 import bench_engine
 
         return bench_engine.main(rest)
+    if args.command == "bench-words":
+        from realtime.words import bench as bench_words
+
+        return bench_words.main(rest)
     if args.command == "make-checkpoints":
         from realtime.engines.qwen3 import build
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from realtime.audio.encoders import encode_audio as _encode_audio
+from realtime.audio.lead_in import LeadingSilenceTrimmer
 from realtime.audio.reference import ReferenceAudioError, decode_reference_audio
 from realtime.backend.threaded import ThreadedStream
 from realtime.config import Limits
@@ -27,6 +28,7 @@ from realtime.protocol.errors import ErrorCode, FieldError
 from realtime.protocol.messages import VoiceSpec, parse_voice
 from realtime.segmenter import Segmenter, SegmenterPolicy
 from realtime.timeline import Timeline
+from realtime.words.aligner import WordTimer
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,35 @@ class UtterancePiece:
     segment: int
     segments: int
     chunk: EngineChunk
+    text: str = ""  # the segment's text, as sent to the engine
+    char_start: int = 0  # where it starts in the utterance's text
+
+
+def _trimmed(chunks: Iterator[EngineChunk], trimmer: LeadingSilenceTrimmer) -> Iterator[EngineChunk]:
+    """The engine's chunks with the leading silence cut (runs in the worker thread, step by step with the engine).
+
+    Chunks that hold only silence are kept back until sound starts; a notice on one of them
+    rides on the next chunk that goes out. Closing this generator closes the engine's.
+    """
+    notices: list[str] = []
+    try:
+        for chunk in chunks:
+            if chunk.notice:
+                notices.append(chunk.notice)
+            pieces = trimmer.push(chunk.samples)
+            if chunk.final:
+                pieces += trimmer.finish()
+                pieces = pieces or [chunk.samples[:0]]  # the segment's end goes out even with no samples
+            for index, samples in enumerate(pieces):
+                last = index == len(pieces) - 1
+                notice = "; ".join(notices) if last and notices else None
+                yield EngineChunk(samples, final=chunk.final and last, notice=notice)
+            if pieces:
+                notices = []
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def draw_seed() -> int:
@@ -65,12 +96,16 @@ class TTSBackend:
         *,
         engine_threads: int = 2,
         limits: Limits | None = None,
+        trim_leading_silence: bool = True,
     ) -> None:
         self._engine_threads = max(1, engine_threads)
+        # Cut the engine's silence before speech at the start of a stream (see realtime/audio/lead_in.py).
+        self.trim_leading_silence = trim_leading_silence
         self._engines: dict[str, Engine] = {
             engine.info.name: engine for engine in (engines or [HibariEngine(threads=self._engine_threads)])
         }
         self.limits = limits or Limits()
+        self.word_timer = WordTimer()  # word timestamps for contexts and requests that ask for them
         self._executor: ThreadPoolExecutor | None = None
         self._ready = False
 
@@ -99,6 +134,7 @@ class TTSBackend:
             )
         for engine in self._engines.values():
             engine.shutdown()
+        self.word_timer.shutdown()
 
     @property
     def ready(self) -> bool:
@@ -203,10 +239,22 @@ class TTSBackend:
         except Exception as exc:
             raise GenerationError(f"preparing the voice on {request.model} failed: {exc}") from exc
 
-    def stream(self, voice: Voice, text: str, cancel: CancelFlag | None = None) -> ThreadedStream[EngineChunk]:
-        """One segment's audio as it is made; close the stream to stop the engine."""
+    def stream(
+        self, voice: Voice, text: str, cancel: CancelFlag | None = None, *, first_segment_of: VoiceRequest | None = None
+    ) -> ThreadedStream[EngineChunk]:
+        """One segment's audio as it is made; close the stream to stop the engine.
+
+        `first_segment_of`: the request whose stream this segment opens (a context's or an HTTP
+        request's first segment). There the engine's silence before speech only delays the
+        answer, so it is cut to a short lead-in; later segments keep their pauses, which are
+        part of the speech's rhythm.
+        """
         cancel = cancel or CancelFlag()
-        return ThreadedStream(voice.synthesize(text, cancel), self._require_executor(), cancel)
+        chunks = voice.synthesize(text, cancel)
+        if first_segment_of is not None and self.trim_leading_silence:
+            rate = self.model_info(first_segment_of.model).sample_rate
+            chunks = _trimmed(chunks, LeadingSilenceTrimmer(rate))
+        return ThreadedStream(chunks, self._require_executor(), cancel)
 
     # -- the facade of the seed document --------------------------------------------------------
     async def _generate(self, text: str, fields: dict[str, Any]) -> AsyncIterator[AudioChunk]:
@@ -245,10 +293,10 @@ class TTSBackend:
         voice = await self.open_voice(request)
         try:
             for index, segment in enumerate(segments):
-                stream = self.stream(voice, segment.text)
+                stream = self.stream(voice, segment.text, first_segment_of=request if index == 0 else None)
                 try:
                     async for chunk in stream:
-                        yield UtterancePiece(index, len(segments), chunk)
+                        yield UtterancePiece(index, len(segments), chunk, segment.text, segment.char_start)
                 finally:
                     await stream.aclose()
         finally:

@@ -16,7 +16,7 @@ from realtime.engines.base import GenerationError, VoiceRequest
 from realtime.http.errors import ApiError
 from realtime.http.protocol import SpeechRequest
 from realtime.http.streaming import StreamFailed
-from realtime.http.synthesis import StreamStats
+from realtime.http.synthesis import SegmentWordsEvent, StreamStats
 
 MEDIA_TYPES = {
     "pcm": "audio/pcm",
@@ -38,13 +38,35 @@ def _generation_failed(exc: GenerationError) -> ApiError:
     return ApiError(500, f"generation failed: {exc}", "generation_failed")
 
 
+def _words_event(event: SegmentWordsEvent) -> dict[str, Any]:
+    """Our extension: one segment's words, as the socket's `words` message says them."""
+    message: dict[str, Any] = {
+        "type": "speech.audio.words",
+        "segment": event.segment,
+        "text": event.text,
+        "char_start": event.char_start,
+        "char_end": event.char_start + len(event.text),
+        "words": event.timed.wire_words(),
+        "source": event.timed.source,
+    }
+    if event.timed.notice:
+        message["notice"] = event.timed.notice
+    return message
+
+
 async def sse_events(
-    pieces: AsyncIterator[bytes], speech: SpeechRequest, voice: VoiceRequest, stats: StreamStats
+    pieces: AsyncIterator[bytes | SegmentWordsEvent], speech: SpeechRequest, voice: VoiceRequest, stats: StreamStats
 ) -> AsyncGenerator[bytes, None]:
-    """OpenAI's speech events: `speech.audio.delta` (base64 audio) per piece, then `speech.audio.done`."""
+    """OpenAI's speech events: `speech.audio.delta` (base64 audio) per piece, then `speech.audio.done`.
+
+    With `timestamps: "word"`, a `speech.audio.words` event follows each segment's last audio.
+    """
     started = False
     try:
         async for piece in pieces:
+            if isinstance(piece, SegmentWordsEvent):
+                yield _sse(_words_event(piece))
+                continue
             started = True
             yield _sse({"type": "speech.audio.delta", "audio": base64.b64encode(piece).decode()})
     except GenerationError as exc:
@@ -66,10 +88,12 @@ async def sse_events(
     )
 
 
-async def raw_body(pieces: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
+async def raw_body(pieces: AsyncIterator[bytes | SegmentWordsEvent]) -> AsyncGenerator[bytes, None]:
     started = False
     try:
         async for piece in pieces:
+            if not isinstance(piece, bytes):
+                continue  # word timestamps travel only as SSE events
             started = True
             yield piece
     except GenerationError as exc:

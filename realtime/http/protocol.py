@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from realtime.http.errors import Problem
-from realtime.protocol.messages import FORMATS, SAMPLE_RATES
+from realtime.protocol.messages import FORMATS, SAMPLE_RATES, TIMESTAMPS
 
 OPENAI_FORMATS: Final = ("mp3", "opus", "aac", "flac", "wav", "pcm")
 RESPONSE_FORMATS: Final = tuple(dict.fromkeys((*OPENAI_FORMATS, *FORMATS)))  # ours adds ogg (Vorbis)
@@ -43,6 +43,7 @@ class SpeechRequest:
     speed: float = 1.0
     instructions: str | None = None
     stream_format: str = "audio"
+    timestamps: str = "none"  # "word": a speech.audio.words event per segment (SSE only)
     sample_rate: int = DEFAULT_SAMPLE_RATE
     ref_audio: bytes | None = field(default=None, repr=False)
     ref_audio_file: str | None = None  # a name under the operator's --ref-audio-dir
@@ -178,6 +179,9 @@ def parse_speech_request(
     response_format = reader.choice("response_format", RESPONSE_FORMATS, DEFAULT_FORMAT)
     stream_format = reader.choice("stream_format", STREAM_FORMATS, "audio")
     sample_rate = reader.choice("sample_rate", SAMPLE_RATES, DEFAULT_SAMPLE_RATE)
+    timestamps = reader.choice("timestamps", TIMESTAMPS, "none")
+    if timestamps == "word" and stream_format != "sse":
+        reader.fail("timestamps", 'word timestamps come as SSE events: set "stream_format": "sse"')
     speed = _read_speed(reader)
     instructions = reader.string("instructions", max_chars=2048)
     ref_audio = ref_file = None
@@ -192,7 +196,7 @@ def parse_speech_request(
     voice_fields = {name: body[name] for name in PASSED_VOICE_FIELDS if body.get(name) is not None}
     request = SpeechRequest(
         model=model, input=text, voice=voice, response_format=response_format, speed=speed,
-        instructions=instructions, stream_format=stream_format, sample_rate=sample_rate,
+        instructions=instructions, stream_format=stream_format, timestamps=timestamps, sample_rate=sample_rate,
         ref_audio=ref_audio, ref_audio_file=ref_file, voice_fields=voice_fields,
     )
     return request, reader.problems

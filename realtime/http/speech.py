@@ -190,7 +190,9 @@ async def create_speech(request: Request) -> Response:
         voice.seed, len(speech.input),
     )
     stats = StreamStats(started=time.perf_counter())
-    plan = OutputPlan(speech.response_format, speech.sample_rate, speech.speed, limits.max_segment_chars)
+    plan = OutputPlan(
+        speech.response_format, speech.sample_rate, speech.speed, limits.max_segment_chars, speech.timestamps
+    )
     pieces = encoded_speech(backend, voice, speech.input, plan, stats)
     if speech.stream_format == "sse":
         body_stream, media_type = sse_events(pieces, speech, voice, stats), SSE_MEDIA_TYPE

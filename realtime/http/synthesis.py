@@ -21,6 +21,8 @@ from realtime.audio.workers import off_loop
 from realtime.backend.backend import TTSBackend
 from realtime.engines.base import VoiceRequest
 from realtime.http.tempo import TempoChanger
+from realtime.words.aligner import SegmentWords
+from realtime.words.timing import SegmentAudio
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,17 @@ class OutputPlan:
     sample_rate: int
     speed: float
     max_segment_chars: int
+    timestamps: str = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentWordsEvent:
+    """A segment's words, yielded after its last audio when the plan asks for word timestamps."""
+
+    segment: int
+    text: str
+    char_start: int
+    timed: SegmentWords
 
 
 @dataclass(slots=True)
@@ -84,11 +97,20 @@ async def _run(converter: _Converter, work: Callable[..., tuple[bytes, int]], *a
 
 async def encoded_speech(
     backend: TTSBackend, request: VoiceRequest, text: str, plan: OutputPlan, stats: StreamStats
-) -> AsyncIterator[bytes]:
-    """The utterance's bytes as they are encoded: one valid stream of `plan.format` when concatenated."""
-    converter = _Converter(backend.model_info(request.model).sample_rate, plan)
+) -> AsyncIterator[bytes | SegmentWordsEvent]:
+    """The utterance's bytes as they are encoded: one valid stream of `plan.format` when concatenated.
+
+    With word timestamps, each segment's words follow its last bytes (timed off the loop,
+    after that audio was handed on, so they never hold back audio already made).
+    """
+    engine_rate = backend.model_info(request.model).sample_rate
+    converter = _Converter(engine_rate, plan)
     stats.sample_rate = plan.sample_rate
     pieces = backend.utterance(request, text, plan.max_segment_chars)
+    if plan.timestamps == "word":
+        backend.word_timer.prepare()
+    segment_audio: list[np.ndarray] = []
+    segment_start = 0
     try:
         asked = time.perf_counter()
         async for piece in pieces:
@@ -99,6 +121,16 @@ async def encoded_speech(
                 if stats.first_audio_s is None and count:
                     stats.first_audio_s = time.perf_counter() - stats.started
                 yield data
+            if plan.timestamps == "word":
+                segment_audio.append(piece.chunk.samples)
+                if piece.chunk.final:
+                    audio = np.concatenate(segment_audio) if segment_audio else np.zeros(0, dtype=np.float32)
+                    span = SegmentAudio(segment_start, stats.samples - segment_start, plan.sample_rate)
+                    timed = await backend.word_timer.time_words_off_loop(
+                        piece.text, audio, engine_rate, span, request.spec.language
+                    )
+                    yield SegmentWordsEvent(piece.segment, piece.text, piece.char_start, timed)
+                    segment_audio, segment_start = [], stats.samples
             asked = time.perf_counter()
     finally:
         await pieces.aclose()

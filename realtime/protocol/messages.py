@@ -17,6 +17,7 @@ MODES: Final = ("custom_voice", "voice_clone", "voice_design")
 FORMATS: Final = ("pcm", "wav", "flac", "ogg", "opus", "mp3", "aac")
 SAMPLE_RATES: Final = (8000, 16000, 22050, 24000, 44100, 48000)
 SEGMENTATIONS: Final = ("auto", "line", "manual")
+TIMESTAMPS: Final = ("none", "word")
 DEFAULT_CTX: Final = "main"
 ALL_CONTEXTS: Final = "*"
 MAX_CTX_CHARS: Final = 128
@@ -99,6 +100,7 @@ class SessionStart:
     format: str = "pcm"
     sample_rate: int = 24000
     segmentation: Literal["auto", "line", "manual"] = "auto"
+    timestamps: Literal["none", "word"] = "none"
     token: str | None = None
 
 
@@ -297,9 +299,16 @@ def parse_session_start(
         format=reader.choice("format", FORMATS, "pcm"),
         sample_rate=reader.choice("sample_rate", SAMPLE_RATES, 24000),
         segmentation=reader.choice("segmentation", SEGMENTATIONS, "auto"),
+        timestamps=reader.choice("timestamps", TIMESTAMPS, "none"),
         token=reader.string("token", max_chars=1024) if reader.present("token") else None,
     )
     return start, reader.errors
+
+
+def parse_timestamps(message: dict[Any, Any], default: str) -> tuple[str, list[FieldError]]:
+    """`timestamps` of `context.start`: `none` or `word`, the session's choice when absent."""
+    reader = _Reader(message)
+    return reader.choice("timestamps", TIMESTAMPS, default), reader.errors
 
 
 def parse_voice(fields: dict[Any, Any], *, max_reference_bytes: int) -> tuple[VoiceSpec, list[FieldError]]:

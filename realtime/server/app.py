@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from realtime.auth import AccessPolicy
 from realtime.backend.backend import TTSBackend
@@ -23,6 +24,7 @@ from realtime.config import ServerConfig, config_from_env
 from realtime.engines.catalog import discover_engines, model_managers
 from realtime.http import http_routes
 from realtime.http.errors import ApiError
+from realtime.http.request_id import RequestIdMiddleware
 from realtime.metrics import HttpMetricsMiddleware, Metrics
 from realtime.server.vendor import vendor_routes
 from realtime.server.websocket import realtime_endpoint
@@ -68,7 +70,14 @@ async def _load_engines(backend: TTSBackend, metrics: Metrics) -> None:
         metrics.model_loaded(name, time.perf_counter() - started, ok=True)
 
 
-def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = None) -> Starlette:
+class RealtimeApp(Starlette):
+    """Starlette, with the request id outside everything else: even a crash's 500 carries `x-request-id`."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestIdMiddleware(super().build_middleware_stack())
+
+
+def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = None) -> RealtimeApp:
     """The app; with no arguments it reads its configuration from the environment (Procfile, uvicorn --factory)."""
     config = config or config_from_env()
     backend = backend or TTSBackend(discover_engines(config), engine_threads=config.engine_threads, limits=config.limits)
@@ -102,11 +111,11 @@ def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = 
                 CORSMiddleware,
                 allow_origins=list(config.allowed_origins),
                 allow_methods=["GET", "POST"],
-                allow_headers=["Authorization", "Content-Type"],
-                expose_headers=["X-Seed", "X-Model", "X-Speaker", "X-Sample-Rate"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+                expose_headers=["X-Seed", "X-Model", "X-Speaker", "X-Sample-Rate", "X-Notice", "X-Request-Id"],
             )
         )
-    app = Starlette(
+    app = RealtimeApp(
         routes=routes,
         lifespan=lifespan,
         middleware=middleware,

@@ -11,18 +11,19 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import Enum
 from functools import partial
 from typing import Any
 
 from realtime.backend.backend import TTSBackend
-from realtime.engines.base import CancelFlag, GenerationError, Voice, VoiceRequest
+from realtime.engines.base import CancelFlag, EngineChunk, GenerationError, Voice, VoiceRequest
 from realtime.protocol.errors import ErrorCode, ProtocolError
 from realtime.segmenter import Segment, Segmenter, SegmenterPolicy
 from realtime.session.audio_stream import AudioStream, PendingAudio
 from realtime.session.outbox import Outbox, Outgoing
+from realtime.session.words import WordStamps
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class StreamSettings:
     segmentation: str
     max_segment_chars: int
     max_buffered_chars: int
+    timestamps: str = "none"  # "word": a `words` message after each segment's audio
 
 
 class Context:
@@ -79,6 +81,7 @@ class Context:
         # This stream's audio in the outbox, told apart from an earlier stream of the same name
         # whose last chunks may still wait there: a cancel drops only its own.
         self._stream_key = object()
+        self._words = self._word_stamps() if settings.timestamps == "word" else None
         self._work: deque[Segment | _Marker] = deque()
         self._work_ready = asyncio.Event()
         self._queued_chars = 0
@@ -120,6 +123,25 @@ class Context:
     def busy(self) -> bool:
         """Generating or with work queued: the session's idle clock does not run."""
         return self._generating or any(isinstance(item, Segment) for item in self._work)
+
+    def _word_stamps(self) -> WordStamps:
+        async def send_words(message: dict[str, Any]) -> None:
+            # Queued as part of this stream (after its segment's last chunk): a cancel drops it with the audio.
+            async def render() -> dict[str, Any]:
+                return message
+
+            await self._outbox.put(Outgoing(self._stream_key, render=render))
+
+        return WordStamps(
+            self.name, self._backend.word_timer, self.request.spec.language,
+            self._backend.model_info(self.request.model).sample_rate, self._settings.sample_rate,
+            send_words, self._outbox.send,
+        )
+
+    async def _settle_words(self) -> None:
+        """A segment's `words` go before anything else this context queues after its last chunk."""
+        if self._words is not None:
+            await self._words.settle()
 
     # -- queue -----------------------------------------------------------------------------
     def _enqueue(self, segments: list[Segment]) -> None:
@@ -171,6 +193,7 @@ class Context:
                 if isinstance(item, Segment):
                     await self._synthesize(voice, item)
                 elif item is _Marker.FLUSH:
+                    await self._settle_words()
                     await self._outbox.send({"type": "flushed", "ctx": self.name})
                 else:
                     await self._finish("end")
@@ -181,24 +204,29 @@ class Context:
             voice.close()
 
     async def _synthesize(self, voice: Voice, segment: Segment) -> None:
-        index = self._segments_started
-        self._segments_started += 1
-        await self._outbox.send(
-            {
-                "type": "segment",
-                "ctx": self.name,
-                "segment": index,
-                "text": segment.text,
-                "char_start": segment.char_start,
-                "char_end": segment.char_end,
-            }
-        )
         self._generating = True
         self._cancel = CancelFlag()  # closing a segment's stream sets its flag: each segment gets its own
-        stream = self._backend.stream(voice, segment.text, self._cancel)
+        opens = self.request if self._segments_started == 0 else None  # the context's first segment: its leading silence is cut
+        stream = self._backend.stream(voice, segment.text, self._cancel, first_segment_of=opens)
+        chunks: AsyncIterator[EngineChunk] = stream
         try:
+            chunks = await self._after_previous_words(stream)
+            index = self._segments_started
+            self._segments_started += 1
+            if self._words is not None:
+                self._words.begin(index, segment.text)
+            await self._outbox.send(
+                {
+                    "type": "segment",
+                    "ctx": self.name,
+                    "segment": index,
+                    "text": segment.text,
+                    "char_start": segment.char_start,
+                    "char_end": segment.char_end,
+                }
+            )
             asked = time.perf_counter()
-            async for chunk in stream:
+            async for chunk in chunks:
                 self._engine_seconds += time.perf_counter() - asked
                 samples = self._audio.resample(chunk.samples, chunk.final)
                 is_last = chunk.final and self._end_follows()
@@ -206,12 +234,34 @@ class Context:
                     pending = PendingAudio(index, samples, segment_end=chunk.final, is_last=is_last)
                     self._last_queued = self._last_queued or is_last
                     await self._outbox.put(Outgoing(self._stream_key, render=partial(self._render, pending)))
+                if self._words is not None:
+                    self._words.add(chunk.samples, len(samples))
+                    if chunk.final:
+                        self._words.finish()
                 if chunk.notice:
                     await self._outbox.send({"type": "notice", "ctx": self.name, "segment": index, "message": chunk.notice})
                 asked = time.perf_counter()
         finally:
             self._generating = False
+            if chunks is not stream:
+                await chunks.aclose()  # type: ignore[attr-defined]
             await stream.aclose()
+
+    async def _after_previous_words(self, stream: AsyncIterator[EngineChunk]) -> AsyncIterator[EngineChunk]:
+        """The segment's chunks, once the previous segment's words are queued (they must come first).
+
+        The engine starts on this segment meanwhile, so timing words never idles the engine.
+        """
+        if self._words is None or not self._words.pending:
+            return stream
+        first = asyncio.ensure_future(anext(stream, None))
+        first.add_done_callback(_retrieve)
+        try:
+            await self._words.settle()
+        except BaseException:
+            first.cancel()
+            raise
+        return _chained(first, stream)
 
     async def _render(self, pending: PendingAudio) -> dict[str, Any] | None:
         message = await self._audio.render(pending)
@@ -227,12 +277,14 @@ class Context:
             await self._outbox.put(Outgoing(self._stream_key, render=terminal))
 
     async def _finish(self, reason: str) -> None:
+        await self._settle_words()
         await self._close_stream()
         self._mark_finished()
         await self._send_done(reason)
 
     async def _fail(self, exc: Exception) -> None:
         logger.warning("session %s ctx %s: generation failed: %s", self._session_id, self.name, exc)
+        await self._settle_words()
         await self._close_stream()
         self._mark_finished()
         error = ProtocolError(ErrorCode.GENERATION_FAILED, f"generation failed: {exc}", ctx=self.name)
@@ -249,6 +301,8 @@ class Context:
         self._cancel.set()
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
+        if self._words is not None:
+            await self._words.stop()
 
     async def cancel(self) -> None:
         """Barge-in: stop the engine, drop queued text and audio, fence the stream, end the context."""
@@ -294,6 +348,21 @@ class Context:
             "rtf": rtf,
             "seed": self.request.seed,
         }
+
+
+async def _chained(first: asyncio.Future[EngineChunk | None], rest: AsyncIterator[EngineChunk]) -> AsyncIterator[EngineChunk]:
+    chunk = await first
+    if chunk is None:
+        return
+    yield chunk
+    async for chunk in rest:
+        yield chunk
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Read a prefetched step's outcome, so an error from a cancelled segment is not reported as unretrieved."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _close_when_opened(future: asyncio.Future[Voice]) -> None:

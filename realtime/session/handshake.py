@@ -92,6 +92,7 @@ async def accept_start(
         format=start.format,
         sample_rate=start.sample_rate,
         segmentation=start.segmentation,
+        timestamps=start.timestamps,
         max_segment_chars=limits.max_segment_chars,
         max_buffered_chars=limits.max_buffered_chars,
     )
@@ -118,5 +119,6 @@ def ready_message(session_id: str, setup: SessionSetup, limits: Limits, max_sess
         "format": setup.settings.format,
         "sample_rate": setup.settings.sample_rate,
         "segmentation": setup.settings.segmentation,
+        "timestamps": setup.settings.timestamps,
         "limits": {**limits.to_wire(), "max_sessions": max_sessions},
     }

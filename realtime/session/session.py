@@ -14,6 +14,7 @@ import logging
 import secrets
 import time
 from contextlib import suppress
+from dataclasses import replace
 from typing import Any
 
 from realtime.auth import AccessPolicy
@@ -24,7 +25,7 @@ from realtime.metrics import Metrics
 from realtime.protocol import codec
 from realtime.protocol.errors import ErrorCode, ProtocolError, combine_field_errors
 from realtime.protocol.frames import decode_frame
-from realtime.protocol.messages import ALL_CONTEXTS, parse_context_overrides, parse_ctx
+from realtime.protocol.messages import ALL_CONTEXTS, parse_context_overrides, parse_ctx, parse_timestamps
 from realtime.session.capacity import SessionSlots
 from realtime.session.context import Context, ContextState
 from realtime.session.handshake import (
@@ -186,10 +187,12 @@ class Session:
         spec, errors = parse_context_overrides(
             message, session_voice.spec, max_reference_bytes=self._limits.max_reference_bytes
         )
+        assert self._setup is not None
+        timestamps, timestamp_errors = parse_timestamps(message, self._setup.settings.timestamps)
         seed = spec.seed if spec.seed is not None else session_voice.seed
-        request = await prepare_voice(self._backend, spec, seed, errors, fatal=False, ctx=ctx)
+        request = await prepare_voice(self._backend, spec, seed, [*errors, *timestamp_errors], fatal=False, ctx=ctx)
         self._check_can_open(ctx)  # again: another message may have opened it while the voice was prepared
-        self._open_context(ctx, request)
+        self._open_context(ctx, request, timestamps)
         for notice in notice_messages(request, ctx):
             await self._outbox.send(notice)
 
@@ -286,10 +289,13 @@ class Session:
         self._require_open(context)
         return context
 
-    def _open_context(self, ctx: str, request: VoiceRequest) -> Context:
+    def _open_context(self, ctx: str, request: VoiceRequest, timestamps: str | None = None) -> Context:
         assert self._setup is not None
+        settings = self._setup.settings
+        if timestamps is not None and timestamps != settings.timestamps:
+            settings = replace(settings, timestamps=timestamps)  # context.start chose its own
         context = Context(
-            ctx, request, self._setup.settings, self._backend, self._outbox,
+            ctx, request, settings, self._backend, self._outbox,
             on_finished=self._forget_context, on_crash=self._on_context_crash, session_id=self.id,
         )
         self._contexts[ctx] = context

@@ -36,6 +36,7 @@ export function buildSessionStart(values) {
   put("format", values.format);
   put("sample_rate", Number(values.sampleRate));
   put("segmentation", values.segmentation);
+  put("timestamps", values.timestamps);
   put("token", values.token);
   return start;
 }
@@ -68,6 +69,25 @@ function arrayOf(value) {
   return value
     .map((item) => (typeof item === "string" ? item : item?.id ?? item?.name))
     .filter((item) => typeof item === "string");
+}
+
+/**
+ * Cut `text` into the server's words and what lies between them: [{text, word}] in order, where
+ * `word` is the index into `words` or null. Offsets count code points, as the server does.
+ */
+export function wordPieces(text, words) {
+  const points = Array.from(text);
+  const pieces = [];
+  let at = 0;
+  words.forEach((word, index) => {
+    const start = Math.max(at, Math.min(word.char_start, points.length));
+    const end = Math.max(start, Math.min(word.char_end, points.length));
+    if (start > at) pieces.push({ text: points.slice(at, start).join(""), word: null });
+    pieces.push({ text: points.slice(start, end).join(""), word: index });
+    at = end;
+  });
+  if (at < points.length) pieces.push({ text: points.slice(at).join(""), word: null });
+  return pieces;
 }
 
 /** Code points, as the server counts `char_start` / `char_end` (Python str indices). */

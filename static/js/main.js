@@ -40,7 +40,12 @@ const hook = {
     return session ? session.player.scheduled : [];
   },
   get captions() {
-    return session ? session.captions.log.map(({ element, ...item }) => item) : [];
+    return session
+      ? session.captions.log.map(({ element, words, ...item }) => ({ ...item, words: words.map(({ element: _, ...word }) => word) }))
+      : [];
+  },
+  get currentWord() {
+    return session ? session.captions.current() : null;
   },
   get activeSources() {
     return session ? session.player.activeSources : 0;
@@ -149,6 +154,7 @@ function formValues() {
     format: $("format").value,
     sampleRate: $("sample-rate").value,
     segmentation: $("segmentation").value,
+    timestamps: $("timestamps").value,
     token: $("token").value,
   };
 }
@@ -189,7 +195,7 @@ async function connect() {
   };
   current.player = new StreamPlayer(audioContext, analyser, {
     leadSeconds: JITTER_BUFFER_SECONDS,
-    onScheduled: (entry) => current.captions.scheduled(entry.ctx, entry.segment, entry.start, entry.start + entry.duration),
+    onScheduled: (entry) => current.captions.scheduled(entry),
   });
   session = current;
   Object.assign(hook, { state: "connecting", ready: null, closed: null });
@@ -231,6 +237,8 @@ function receive(message) {
       return ready(message);
     case "segment":
       return segment(message);
+    case "words":
+      return session.captions.words(message.ctx, message.segment, message.words, message.source);
     case "audio":
       return audio(message);
     case "done":

@@ -168,3 +168,23 @@ def test_any_generation_map_is_accepted_in_range_or_refused_field_by_field(setti
         assert (label in refused) == (not valid)
         if valid and not errors:
             assert accepted[key] == value
+
+
+def test_timestamps_default_to_none_and_take_word() -> None:
+    assert start()[0].timestamps == "none"
+    assert start(timestamps="word")[0].timestamps == "word"
+
+
+@pytest.mark.parametrize("value", ["words", "Word", "", True, 1, ["word"]])
+def test_timestamps_must_be_none_or_word(value) -> None:
+    spec, errors = start(timestamps=value)
+    assert fields_of(errors) == ["timestamps"] and spec.timestamps == "none"
+
+
+def test_context_timestamps_fall_back_to_the_sessions_choice() -> None:
+    from realtime.protocol.messages import parse_timestamps
+
+    assert parse_timestamps({"type": "context.start"}, "word") == ("word", [])
+    assert parse_timestamps({"type": "context.start", "timestamps": "none"}, "word") == ("none", [])
+    value, errors = parse_timestamps({"type": "context.start", "timestamps": 3}, "none")
+    assert value == "none" and fields_of(errors) == ["timestamps"]

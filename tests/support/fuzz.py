@@ -16,15 +16,15 @@ MESSAGE_TYPES = (
 )
 SPEECH_FIELDS = (
     "model", "input", "voice", "response_format", "speed", "instructions", "stream_format", "mode", "language",
-    "seed", "ref_audio", "ref_text", "x_vector_only", "sample_rate", "generation",
+    "seed", "ref_audio", "ref_text", "x_vector_only", "sample_rate", "generation", "timestamps",
 )
 FIELDS = (
     "type", "ctx", "text", "t", "mode", "model", "speaker", "instruct", "ref_audio", "ref_text",
     "x_vector_only", "language", "seed", "format", "sample_rate", "segmentation", "generation",
-    "token", "temperature", "top_p", "top_k", "repetition_penalty", "max_new_tokens",
+    "token", "timestamps", "temperature", "top_p", "top_k", "repetition_penalty", "max_new_tokens",
 )
 WORDS = ("main", "*", "tts-1", "alloy", "sse", "audio", "flac", "aac", "data:audio/wav;base64,AAAA", "file:x.wav", "custom_voice", "voice_clone", "voice_design", "hibari", "heart", "english", "auto",
-         "pcm", "wav", "mp3", "opus", "line", "manual", "Hello there.", "你好。", "\u0000", "\ud7ff", " ")
+         "pcm", "wav", "mp3", "opus", "line", "manual", "word", "none", "Hello there.", "你好。", "\u0000", "\ud7ff", " ")
 
 
 def value(rng: random.Random, depth: int = 0) -> Any:

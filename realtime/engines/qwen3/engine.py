@@ -145,10 +145,6 @@ class Qwen3Engine(Engine):
                         ErrorCode.UNKNOWN_VOICE,
                     )
                 )
-        if spec.instruct is not None and self.checkpoint.model_type == "base":
-            errors.append(
-                FieldError("instruct", f"model {name} clones a voice from reference audio; it takes no instruct")
-            )
         if spec.language.lower() not in self.info.languages:
             errors.append(
                 FieldError(
@@ -159,9 +155,15 @@ class Qwen3Engine(Engine):
         return errors
 
     def notices(self, spec: VoiceSpec) -> tuple[str, ...]:
-        if spec.instruct is not None and not self.info.accepts_instruct and self.checkpoint.notice:
+        """An instruct this model cannot follow is ignored with a notice, never refused."""
+        if spec.instruct is None or self.info.accepts_instruct:
+            return ()
+        if self.checkpoint.notice:
             return (self.checkpoint.notice,)
-        return ()
+        return (
+            f"model {self.info.name} clones a voice from reference audio; it takes no instruct: "
+            "`instruct` (`instructions` over HTTP) is ignored",
+        )
 
     def open_voice(self, request: VoiceRequest) -> Voice:
         lease = self.manager.acquire(self.checkpoint)
