@@ -47,7 +47,7 @@ def chunk_frames(index: int) -> int:
     """Frames in a segment's chunk number `index` (0, 1, ...)."""
     return CHUNK_SCHEDULE[min(index, len(CHUNK_SCHEDULE) - 1)]
 
-DEFAULT_CAPACITY = 32  # sessions one Qwen3 model takes at once (each context generates in turn)
+DEFAULT_CAPACITY = 32  # sessions one Qwen3 model takes at once (up to --max-batch streams step together)
 DEFAULT_MAX_BATCH = 8  # streams of one model stepped together (continuous batching)
 WARM_UP_FRAMES = 3
 
