@@ -270,6 +270,9 @@ def test_lazy_model_loads_are_counted_in_metrics(tiny_checkpoints: dict[str, Pat
         assert scrape(running, "realtime_tts_model_loads_total", model="tiny-voice-design", outcome="success") == 1
         assert scrape(running, "realtime_tts_model_manager_loads_total") == 1
         assert scrape(running, "realtime_tts_model_loads_total", model="hibari", outcome="success") == 1
+        # two segments of FRAMES frames: at least one batched iteration per frame, none running now
+        assert scrape(running, "realtime_tts_batch_iterations_total", model="tiny-voice-design") >= 2 * FRAMES
+        assert scrape(running, "realtime_tts_batch_rows", model="tiny-voice-design") == 0
 
 
 def test_the_openai_speech_endpoint_speaks_with_a_qwen3_checkpoint(qwen_server: BackgroundServer) -> None:

@@ -59,6 +59,16 @@ class RowOutput:
     final: bool
 
 
+@dataclass(frozen=True, slots=True)
+class SchedulerStats:
+    """What /metrics shows of one model's batch: rows stepping now, rows waiting, iterations so far."""
+
+    active: int
+    waiting: int
+    iterations: int
+    largest_batch: int
+
+
 class SchedulerClosed(GenerationError):
     """The scheduler was shut down (server stopping) while the row was waiting or speaking."""
 
@@ -241,6 +251,11 @@ class BatchScheduler:
     def owns(self, row: StreamRow) -> bool:
         """Locked: the worker may still work on `row` (it is waiting or in the batch, and the worker runs)."""
         return self._thread is not None and (row in self._active or row in self._waiting)
+
+    def stats(self) -> SchedulerStats:
+        with self.condition:
+            active = sum(1 for row in self._active if not row._done)  # a finished row leaves at the next round
+            return SchedulerStats(active, len(self._waiting), self.iterations, self.largest_batch)
 
     @property
     def active_rows(self) -> int:
