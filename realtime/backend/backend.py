@@ -22,7 +22,16 @@ from realtime.audio.lead_in import LeadingSilenceTrimmer
 from realtime.audio.reference import ReferenceAudioError, decode_reference_audio
 from realtime.backend.threaded import ThreadedStream
 from realtime.config import Limits
-from realtime.engines.base import CancelFlag, Engine, EngineChunk, GenerationError, ModelInfo, Voice, VoiceRequest
+from realtime.engines.base import (
+    CancelFlag,
+    Engine,
+    EngineChunk,
+    GenerationError,
+    ModelInfo,
+    Voice,
+    VoicePrint,
+    VoiceRequest,
+)
 from realtime.engines.hibari_engine import HibariEngine
 from realtime.protocol.errors import ErrorCode, FieldError
 from realtime.protocol.messages import VoiceSpec, parse_voice
@@ -152,6 +161,13 @@ class TTSBackend:
         """Sessions this server takes at once: the configured limit, capped by the engines."""
         return min([self.limits.max_sessions, *(e.info.capacity for e in self._engines.values())])
 
+    def engine(self, name: str) -> Engine | None:
+        return self._engines.get(name)
+
+    async def run_blocking(self, function: Any, *args: Any) -> Any:
+        """Run heavy model work (a saved voice's extraction) in the engine threads, off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._require_executor(), function, *args)
+
     def default_model(self, mode: str) -> str | None:
         return next((e.info.name for e in self._engines.values() if mode in e.info.modes), None)
 
@@ -193,8 +209,13 @@ class TTSBackend:
             engine = self._engines[default]
         return engine.info.name, engine.check(spec)
 
-    async def prepare_voice(self, spec: VoiceSpec, seed: int) -> tuple[VoiceRequest | None, list[FieldError]]:
-        """Everything `session.start` or `context.start` must judge at once, decoding reference audio off the loop."""
+    async def prepare_voice(
+        self, spec: VoiceSpec, seed: int, saved: VoicePrint | None = None
+    ) -> tuple[VoiceRequest | None, list[FieldError]]:
+        """Everything `session.start` or `context.start` must judge at once, decoding reference audio off the loop.
+
+        `saved` is a saved voice's stored prompt (`spec.voice` names it): no reference audio to decode.
+        """
         model, errors = self.check_voice(spec)
         reference = None
         if spec.mode == "voice_clone" and spec.ref_audio is not None:
@@ -217,7 +238,10 @@ class TTSBackend:
         engine = self._engines[model]
         if spec.mode == "custom_voice" and spec.speaker is None and engine.info.speakers:
             spec = replace(spec, speaker=engine.info.speakers[0])  # PROTOCOL: the model's first listed speaker
-        return VoiceRequest(spec=spec, model=model, seed=seed, reference=reference, notices=engine.notices(spec)), []
+        return VoiceRequest(
+            spec=spec, model=model, seed=seed, reference=reference, notices=engine.notices(spec),
+            saved=saved, voice_id=spec.voice if saved is not None else None,
+        ), []
 
     def model_info(self, name: str) -> ModelInfo:
         return self._engines[name].info

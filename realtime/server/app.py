@@ -29,6 +29,9 @@ from realtime.metrics import HttpMetricsMiddleware, Metrics
 from realtime.server.vendor import vendor_routes
 from realtime.server.websocket import realtime_endpoint
 from realtime.session.capacity import SessionSlots
+from realtime.voices.library import VoiceLibrary
+from realtime.voices.sqlite import SQLiteVoiceStore
+from realtime.voices.store import Quota
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +85,7 @@ def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = 
     config = config or config_from_env()
     backend = backend or TTSBackend(discover_engines(config), engine_threads=config.engine_threads, limits=config.limits)
     metrics = Metrics()
+    voices = open_voice_library(config, backend)
     for manager in model_managers(backend.engines()):  # Qwen3 models load on first use: count those loads too
         manager.on_load(metrics.model_loaded)
         metrics.watch_model_manager(manager.stats)
@@ -94,6 +98,8 @@ def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = 
         try:
             yield
         finally:
+            if voices is not None:
+                voices.close()
             await backend.shutdown()
 
     routes = [
@@ -111,9 +117,9 @@ def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = 
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(config.allowed_origins),
-                allow_methods=["GET", "POST"],
+                allow_methods=["GET", "POST", "PATCH", "DELETE"],
                 allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
-                expose_headers=["X-Seed", "X-Model", "X-Speaker", "X-Sample-Rate", "X-Notice", "X-Request-Id"],
+                expose_headers=["X-Seed", "X-Model", "X-Speaker", "X-Sample-Rate", "X-Voice", "X-Notice", "X-Request-Id"],
             )
         )
     app = RealtimeApp(
@@ -127,4 +133,13 @@ def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = 
     app.state.metrics = metrics
     app.state.backend = backend
     app.state.slots = SessionSlots(backend.capacity)
+    app.state.voices = voices
     return app
+
+
+def open_voice_library(config: ServerConfig, backend: TTSBackend) -> VoiceLibrary | None:
+    """The saved-voice library under `config.data_dir` (migrated at open), or None when voices are off."""
+    if config.data_dir is None:
+        return None
+    quota = Quota(max_voices_per_owner=config.max_voices_per_key, max_store_bytes=config.max_voice_store_bytes)
+    return VoiceLibrary(SQLiteVoiceStore.in_directory(config.data_dir), backend, quota=quota, limits=config.limits)
