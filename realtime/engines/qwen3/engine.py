@@ -37,7 +37,7 @@ from realtime.protocol.errors import ErrorCode, FieldError
 from realtime.protocol.messages import GENERATION_RANGES, GenerationParams, VoiceSpec
 
 if TYPE_CHECKING:  # torch is imported only once a Qwen3 model is used
-    from realtime.engines.qwen3.scheduler import BatchScheduler
+    from realtime.engines.qwen3.scheduler import BatchScheduler, StreamRow
 
 logger = logging.getLogger(__name__)
 
@@ -237,6 +237,7 @@ class Qwen3Voice(Voice):
 
         self._lease = lease
         self._scheduler = scheduler
+        self._last_row: StreamRow | None = None  # the last segment's row in the batch scheduler
         self._tts: Any = lease.model
         self._spec = request.spec
         self._model_name = request.model
@@ -334,7 +335,9 @@ class Qwen3Voice(Voice):
     ) -> Iterator[EngineChunk]:
         """The segment as one row of the model's batch scheduler: this thread only waits for its chunks."""
         assert self._scheduler is not None
-        row = self._scheduler.submit(
+        if self._last_row is not None:  # a cancelled segment's row may finish its stage: never two draw at once
+            self._last_row.wait_released()
+        row = self._last_row = self._scheduler.submit(
             self._tts, prompt, self._params, self._generator, max_frames, cancel, decoder, chunk_frames
         )
         try:

@@ -46,7 +46,7 @@ DEFAULT_MAX_QUEUED_CHUNKS = 2
 DEFAULT_PREFILL_CHUNK = 32  # prompt positions per iteration: custom-voice prompts fit in one
 _CONSUMER_POLL_S = 0.05  # how often a waiting consumer looks at its cancel flag
 _IDLE_WAIT_S = 0.5
-_CLOSE_WAIT_S = 30.0  # a closing consumer waits this long at most for the worker to let go of its row
+_RELEASE_WAIT_S = 30.0  # the next segment waits this long at most for the worker to let go of the last row
 
 ChunkSizes = Callable[[int], int]
 
@@ -112,17 +112,19 @@ class StreamRow:
             condition.notify_all()  # a paused row may run again
             return output
 
-    def close(self, timeout_s: float = _CLOSE_WAIT_S) -> None:
-        """The consumer leaves: the row is dropped before the scheduler's next stage. Idempotent.
+    def close(self) -> None:
+        """The consumer leaves: the row is dropped before the scheduler's next stage. Idempotent and
+        never blocks (it may run on the event loop, when a paused stream is closed there)."""
+        with self._scheduler.condition:
+            self._closed = True
+            self._scheduler.condition.notify_all()
 
-        Waits (at most one stage of the worker) until the worker no longer touches the row,
-        so the context's generator is never drawn from by two segments at once.
-        """
+    def wait_released(self, timeout_s: float = _RELEASE_WAIT_S) -> bool:
+        """Block until the worker no longer touches this row (at most one stage after `close`);
+        the next segment of the context waits for this before it draws from the same generator."""
         condition = self._scheduler.condition
         with condition:
-            self._closed = True
-            condition.notify_all()
-            condition.wait_for(lambda: self._done or not self._scheduler.owns(self), timeout_s)
+            return condition.wait_for(lambda: self._done or not self._scheduler.owns(self), timeout_s)
 
     # -- scheduler side (called with or without the lock, as marked) -----------------------
 

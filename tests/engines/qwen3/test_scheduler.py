@@ -255,6 +255,7 @@ def test_cancel_inside_a_batch_ends_that_row_within_a_step_and_spares_the_others
     for thread in others:
         thread.join(timeout=120)
     assert victim.row.next_output() is None
+    assert victim.row.wait_released(30)
     assert victim.row.state.outcome is not None and victim.row.state.outcome.reason == "stopped"
     assert len(victim.decoder.frames) <= frames_at_cancel + 1
     for stream, codes in zip(streams[1:], solo[1:]):
