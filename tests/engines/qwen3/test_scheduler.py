@@ -263,6 +263,36 @@ def test_cancel_inside_a_batch_ends_that_row_within_a_step_and_spares_the_others
     assert scheduler.wait_idle(30)
 
 
+class BlockingDecoder(RecordingDecoder):
+    """Holds the worker inside its decode stage until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def push(self, frames: torch.Tensor) -> np.ndarray:
+        self.entered.set()
+        assert self.release.wait(60)
+        return super().push(frames)
+
+
+def test_closing_a_row_never_waits_for_the_worker_and_the_next_row_does(tts: Any, sampled: SamplingParams) -> None:
+    scheduler = BatchScheduler(8)
+    decoder = BlockingDecoder()
+    held = submit(scheduler, tts, prompt_for(tts, TEXTS[0]), sampled, 1, decoder=decoder)
+    assert decoder.entered.wait(60)  # the worker is inside this row's stage now
+    closer = threading.Thread(target=held.row.close)
+    closer.start()
+    closer.join(timeout=10)
+    assert not closer.is_alive()  # close returned although the worker still holds the row
+    assert not held.row.wait_released(0.05)
+    decoder.release.set()
+    assert held.row.wait_released(30)
+    assert held.row.state.outcome is not None and held.row.state.outcome.reason == "stopped"
+    assert scheduler.wait_idle(30)
+
+
 def test_a_slow_reader_pauses_its_row_without_stalling_the_others(tts: Any, sampled: SamplingParams) -> None:
     scheduler = BatchScheduler(8, max_queued_chunks=2)
     slow = submit(scheduler, tts, prompt_for(tts, TEXTS[0]), sampled, 1, frames=40)
