@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from realtime.config import ServerConfig
 from realtime.engines.base import Engine
@@ -16,6 +18,9 @@ from realtime.engines.hibari_engine import HIBARI_MODEL_NAME, HibariEngine
 from realtime.engines.qwen3.checkpoints import Checkpoint, find_checkpoints
 from realtime.engines.qwen3.engine import Qwen3Engine
 from realtime.engines.qwen3.manager import ModelManager
+
+if TYPE_CHECKING:
+    from realtime.engines.qwen3.scheduler import SchedulerStats
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +38,13 @@ def qwen3_engines(checkpoints: list[Checkpoint], config: ServerConfig) -> list[E
     manager = ModelManager(
         official_loader(LoadOptions.from_config(config)), idle_timeout_s=config.model_idle_unload_s
     )
-    return [Qwen3Engine(checkpoint, manager, preload=config.preload_models) for checkpoint in checkpoints]
+    return [
+        Qwen3Engine(
+            checkpoint, manager, preload=config.preload_models,
+            max_batch=config.max_batch, deterministic=config.deterministic,
+        )
+        for checkpoint in checkpoints
+    ]
 
 
 def discover_engines(config: ServerConfig) -> list[Engine]:
@@ -61,3 +72,17 @@ def model_managers(engines: list[Engine]) -> list[ModelManager]:
         if isinstance(engine, Qwen3Engine):
             managers.setdefault(id(engine.manager), engine.manager)
     return list(managers.values())
+
+
+def batch_stats(engines: list[Engine]) -> Callable[[], dict[str, SchedulerStats]]:
+    """Each batched Qwen3 model's scheduler figures, by model name (for metrics)."""
+    schedulers = {
+        engine.info.name: engine.scheduler
+        for engine in engines
+        if isinstance(engine, Qwen3Engine) and engine.scheduler is not None
+    }
+
+    def read() -> dict[str, SchedulerStats]:
+        return {name: scheduler.stats() for name, scheduler in schedulers.items()}
+
+    return read
