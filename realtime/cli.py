@@ -3,6 +3,7 @@
     realtime-tts serve --port 8000            # the server, on the embedded engine unless models are installed
     realtime-tts say "Hello there." -o hello.wav
     realtime-tts bench                        # time to first audio, server overhead, concurrency
+    realtime-tts soak --clients 8 --minutes 3 # random cancels, disconnects, slow readers; RSS over time
     realtime-tts make-checkpoints --out models --size tiny   # random Qwen3-TTS checkpoints for tests
     realtime-tts bench-qwen models/CHECKPOINT # our Qwen3 streaming vs the official generate_custom_voice
     realtime-tts bench-words                  # word timestamps: boundary error, aligner cost, first audio
@@ -195,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
         "bench-qwen", help="Qwen3 streaming engine vs the official generate_custom_voice (needs `scripts/setup qwen`)", add_help=False
     )
     subparsers.add_parser(
+        "soak", help="N clients for M minutes: cancels, disconnects, slow readers, formats; RSS over time",
+        add_help=False,
+    )
+    subparsers.add_parser(
         "bench-voices", help="first audio with saved voices vs predefined speakers (needs Qwen3 checkpoints)",
         add_help=False,
     )
@@ -213,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
         from realtime.engines.qwen3 import bench_engine
 
         return bench_engine.main(rest)
+    if args.command == "soak":
+        from realtime import soak
+
+        return soak.main(rest)
     if args.command == "bench-voices":
         from realtime import bench_voices
 

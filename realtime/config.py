@@ -27,6 +27,15 @@ class Limits:
     start_timeout_s: float = 10.0
     idle_timeout_s: float = 60.0
     max_segment_chars: int = 250
+    # A client that reads nothing this long while the server has data for it is dropped (4008).
+    send_timeout_s: float = 20.0
+    # Bytes of messages waiting for one client (socket: the session's outbox, audio counted
+    # as encoded estimate); past it the session's producers wait, they never buffer more.
+    max_queued_bytes: int = 4 * MIB
+    max_ping_bytes: int = 256  # `ping.t`, packed
+    # Connections not yet started (no accepted session.start): a pool apart from the session slots.
+    max_pending_connections: int = 64
+    max_pending_per_client: int = 8
 
     def to_wire(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

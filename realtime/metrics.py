@@ -65,6 +65,9 @@ class Metrics:
             "realtime_tts_model_load_seconds", "Time to load (and warm) a model", ["model"],
             buckets=(0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0), registry=r,
         )
+        self.queued_bytes = Gauge(
+            "realtime_tts_queued_bytes", "Bytes of messages queued toward socket clients, not yet sent", registry=r
+        )
         self.http_requests = Counter(
             "realtime_tts_http_requests", "HTTP requests answered, by route and status",
             ["route", "method", "status"], registry=r,

@@ -32,7 +32,8 @@ def test_limits_on_the_wire_list_every_limit() -> None:
     assert set(Limits().to_wire()) == {
         "max_frame_bytes", "max_text_chars", "max_buffered_chars", "max_contexts", "max_reference_bytes",
         "min_reference_seconds", "max_reference_seconds", "max_sessions", "start_timeout_s", "idle_timeout_s",
-        "max_segment_chars",
+        "max_segment_chars", "send_timeout_s", "max_queued_bytes", "max_ping_bytes", "max_pending_connections",
+        "max_pending_per_client",
     }
 
 

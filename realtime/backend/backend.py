@@ -36,10 +36,15 @@ from realtime.engines.hibari_engine import HibariEngine
 from realtime.protocol.errors import ErrorCode, FieldError
 from realtime.protocol.messages import VoiceSpec, parse_voice
 from realtime.segmenter import Segmenter, SegmenterPolicy
+from realtime.text.normalize import speakable
 from realtime.timeline import Timeline
 from realtime.words.aligner import WordTimer
 
 logger = logging.getLogger(__name__)
+
+# Segments the engine fails on are skipped (the text was at fault); this many in a row means
+# the engine is failing, not the text, and the utterance or context fails (4105 / HTTP 500).
+MAX_CONSECUTIVE_SEGMENT_FAILURES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,10 +268,15 @@ class TTSBackend:
         except Exception as exc:
             raise GenerationError(f"preparing the voice on {request.model} failed: {exc}") from exc
 
+    @staticmethod
+    def speakable(text: str) -> str:
+        """What an engine is given for `text` (realtime/text/normalize.py): the one place every path passes."""
+        return speakable(text)
+
     def stream(
         self, voice: Voice, text: str, cancel: CancelFlag | None = None, *, first_segment_of: VoiceRequest | None = None
     ) -> ThreadedStream[EngineChunk]:
-        """One segment's audio as it is made; close the stream to stop the engine.
+        """One segment's audio as it is made, from its normalized text; close the stream to stop the engine.
 
         `first_segment_of`: the request whose stream this segment opens (a context's or an HTTP
         request's first segment). There the engine's silence before speech only delays the
@@ -274,7 +284,8 @@ class TTSBackend:
         part of the speech's rhythm.
         """
         cancel = cancel or CancelFlag()
-        chunks = voice.synthesize(text, cancel)
+        spoken = speakable(text)
+        chunks = voice.synthesize(spoken, cancel) if spoken else _silence()
         if first_segment_of is not None and self.trim_leading_silence:
             rate = self.model_info(first_segment_of.model).sample_rate
             chunks = _trimmed(chunks, LeadingSilenceTrimmer(rate))
@@ -315,12 +326,27 @@ class TTSBackend:
         segmenter = Segmenter(policy)
         segments = segmenter.feed(text) + segmenter.flush()
         voice = await self.open_voice(request)
+        failures = 0
+        spoken = 0
         try:
             for index, segment in enumerate(segments):
                 stream = self.stream(voice, segment.text, first_segment_of=request if index == 0 else None)
                 try:
                     async for chunk in stream:
                         yield UtterancePiece(index, len(segments), chunk, segment.text, segment.char_start)
+                    failures = 0
+                    spoken += 1
+                except GenerationError as exc:
+                    failures += 1
+                    last = index == len(segments) - 1
+                    if failures >= MAX_CONSECUTIVE_SEGMENT_FAILURES or (last and not spoken):
+                        raise
+                    # Skipped: the body goes on with the next segment (the status line may be gone).
+                    logger.warning("segment %d of %d could not be spoken, skipped: %s", index, len(segments), exc)
+                    # The segment is closed where it stopped, so every segment (the last included) ends final.
+                    yield UtterancePiece(
+                        index, len(segments), EngineChunk(_EMPTY, final=True), segment.text, segment.char_start
+                    )
                 finally:
                     await stream.aclose()
         finally:
@@ -373,3 +399,11 @@ class TTSBackend:
     def encode_audio(pcm: np.ndarray, sample_rate: int, format: str) -> bytes:
         """A whole buffer in one of the streamed formats, through the same encoders as the socket."""
         return _encode_audio(pcm, sample_rate, format)
+
+
+_EMPTY = np.zeros(0, dtype=np.float32)
+
+
+def _silence() -> Iterator[EngineChunk]:
+    """A segment with nothing left to say once normalized: it closes at once, the engine is not asked."""
+    yield EngineChunk(_EMPTY, final=True)

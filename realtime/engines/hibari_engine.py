@@ -115,6 +115,7 @@ class HibariEngine(Engine):
 
         for _ in range(self._threads):
             tts = Hibari(threads=1)
+            _without_memory_arena(tts)
             tts(".", seed=0)  # warm-up: loads the G2P lexicons and runs the model once
             self._pool.put(tts)
         self._loaded = True
@@ -170,3 +171,21 @@ class HibariEngine(Engine):
         while not self._pool.empty():
             self._pool.get_nowait()
         self._loaded = False
+
+
+def _without_memory_arena(tts: Hibari) -> None:
+    """Reopen hibari's onnxruntime session with the CPU memory arena off.
+
+    The arena keeps, per instance, as much memory as the longest phoneme run it has ever
+    seen needed (long spelled-out numbers make long runs), and never gives it back: a soak
+    showed the server's RSS rising in steps. Without it, one instance's RSS stayed 17 MiB
+    lower after the same 60 runs, and the runs were no slower (measured here, noisy).
+    Hibari 0.2.1 builds the session in its constructor; the same options are kept.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    options.enable_cpu_mem_arena = False
+    tts.sess = ort.InferenceSession(tts.model_path, options, providers=["CPUExecutionProvider"])

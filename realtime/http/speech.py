@@ -71,6 +71,8 @@ def parse_json(body: bytes) -> Any:
         raise ApiError(400, f"the request body is not valid JSON: {exc}", "invalid_json") from None
     except RecursionError:
         raise ApiError(400, "the request body is nested too deeply", "invalid_json") from None
+    except ValueError as exc:  # an integer past Python's int-string limit, among others
+        raise ApiError(400, f"the request body is not usable JSON: {exc}", "invalid_json") from None
 
 
 def _parse_request(body: bytes, limits: Limits) -> tuple[SpeechRequest | None, list[Problem]]:
@@ -241,4 +243,5 @@ async def create_speech(request: Request) -> Response:
         headers=headers,
         on_close=finished,
         on_error=lambda error: metrics.error("http", error.status, error.code),
+        send_timeout_s=limits.send_timeout_s,
     )

@@ -10,6 +10,12 @@ The status line waits for the body's first piece: a body that fails before it (a
 `ApiError`) is answered as an ordinary error response. After it, `StreamFailed` drops
 the connection without ending the body, so the client sees a cut stream rather than a
 complete but truncated file.
+
+A client that stops reading makes every send wait (the server's buffer is full): a send
+that waits longer than the send timeout aborts the response the same way (the body's
+generator is closed, the engine stops, the slot is freed). uvicorn then closes the
+connection; what is already buffered for that client stays with the kernel until it
+reads or goes, bounded by the socket's buffers.
 """
 
 from __future__ import annotations
@@ -30,6 +36,10 @@ class StreamFailed(Exception):
     """The body failed after the status line went out."""
 
 
+class StreamStalled(Exception):
+    """The client read nothing for the send timeout while a piece of the body waited for it."""
+
+
 class RacingStreamingResponse(Response):
     def __init__(
         self,
@@ -39,6 +49,7 @@ class RacingStreamingResponse(Response):
         headers: Mapping[str, str] | None = None,
         on_close: Callable[[], None],
         on_error: Callable[[ApiError], None],
+        send_timeout_s: float = 20.0,
     ) -> None:
         self.status_code = 200
         self.media_type = media_type
@@ -47,6 +58,7 @@ class RacingStreamingResponse(Response):
         self._body = body
         self._on_close = on_close
         self._on_error = on_error
+        self._send_timeout_s = send_timeout_s
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -55,12 +67,19 @@ class RacingStreamingResponse(Response):
             self._on_error(error)
             await error.response()(scope, receive, send)
             return
-        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        await self._send(send, {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         if first:
-            await send({"type": "http.response.body", "body": first, "more_body": True})
+            await self._send(send, {"type": "http.response.body", "body": first, "more_body": True})
         async for piece in self._body:
-            await send({"type": "http.response.body", "body": piece, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await self._send(send, {"type": "http.response.body", "body": piece, "more_body": True})
+        await self._send(send, {"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _send(self, send: Send, message: dict) -> None:
+        # The server's send waits while the client reads nothing; cancelling that wait sends nothing.
+        try:
+            await asyncio.wait_for(send(message), self._send_timeout_s)
+        except TimeoutError:
+            raise StreamStalled(f"the client read nothing for {self._send_timeout_s:g} s") from None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         sender = asyncio.ensure_future(self._stream(scope, receive, send))
@@ -77,6 +96,9 @@ class RacingStreamingResponse(Response):
             logger.info("speech request: the client left; generation stopped")
             return
         failure = sender.exception()
+        if isinstance(failure, StreamStalled):
+            logger.info("speech request: %s; the response is aborted", failure)
+            return
         if isinstance(failure, StreamFailed):
             # Returning without ending the body makes the server drop the connection.
             logger.warning("speech request failed mid-stream: %s", failure)

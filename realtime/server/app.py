@@ -27,8 +27,9 @@ from realtime.http.errors import ApiError
 from realtime.http.request_id import RequestIdMiddleware
 from realtime.metrics import HttpMetricsMiddleware, Metrics
 from realtime.server.vendor import vendor_routes
-from realtime.server.websocket import realtime_endpoint
+from realtime.server.websocket import RealtimeEndpoint
 from realtime.session.capacity import SessionSlots
+from realtime.session.pending import PendingConnections
 from realtime.voices.library import VoiceLibrary
 from realtime.voices.sqlite import SQLiteVoiceStore
 from realtime.voices.store import Quota
@@ -103,7 +104,7 @@ def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = 
             await backend.shutdown()
 
     routes = [
-        WebSocketRoute("/v1/realtime", realtime_endpoint),
+        WebSocketRoute("/v1/realtime", RealtimeEndpoint()),
         Route("/health", health),
         Route("/ready", ready),
         *http_routes(),
@@ -133,6 +134,9 @@ def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = 
     app.state.metrics = metrics
     app.state.backend = backend
     app.state.slots = SessionSlots(backend.capacity)
+    app.state.pending = PendingConnections(
+        config.limits.max_pending_connections, config.limits.max_pending_per_client
+    )
     app.state.voices = voices
     return app
 

@@ -14,6 +14,8 @@ from realtime.backend.backend import TTSBackend
 from realtime.config import ServerConfig
 from realtime.http.request_id import RequestIdLogFilter
 from realtime.server.app import create_app
+from realtime.server.memory import limit_malloc_arenas
+from realtime.server.ws_protocol import AbortableWebSocketProtocol
 
 # uvicorn refuses frames over its own limit with a bare close; set it above ours so that a
 # frame just over our limit gets the protocol's `error` message before the 1009 close.
@@ -26,6 +28,7 @@ def uvicorn_config(config: ServerConfig, backend: TTSBackend | None = None) -> u
         host=config.host,
         port=config.port,
         ws_max_size=config.limits.max_frame_bytes * WS_MAX_SIZE_FACTOR,
+        ws=AbortableWebSocketProtocol,  # can drop a client that reads nothing (ws_protocol.py)
         ws_per_message_deflate=False,  # audio does not compress; deflate only costs latency
         log_level=config.log_level,
         log_config=None,  # uvicorn's lines go to the root handler too, so they carry the request id
@@ -44,6 +47,7 @@ def configure_logging(level: str) -> None:
 def serve(config: ServerConfig) -> None:
     """Run until interrupted."""
     configure_logging(config.log_level)
+    limit_malloc_arenas()  # before any worker thread starts (realtime/server/memory.py)
     uvicorn.Server(uvicorn_config(config)).run()
 
 

@@ -17,7 +17,9 @@ from enum import Enum
 from functools import partial
 from typing import Any
 
-from realtime.backend.backend import TTSBackend
+import numpy as np
+
+from realtime.backend.backend import MAX_CONSECUTIVE_SEGMENT_FAILURES, TTSBackend
 from realtime.engines.base import CancelFlag, EngineChunk, GenerationError, Voice, VoiceRequest
 from realtime.protocol.errors import ErrorCode, ProtocolError
 from realtime.segmenter import Segment, Segmenter, SegmenterPolicy
@@ -89,6 +91,7 @@ class Context:
         self._cancel = CancelFlag()
         self._last_queued = False
         self._segments_started = 0
+        self._failures_in_a_row = 0
         self.client_ended = False  # the client sent `end` (rather than the server finishing it first)
         self._ready_at: float | None = None
         self._first_audio_at: float | None = None
@@ -213,39 +216,70 @@ class Context:
             chunks = await self._after_previous_words(stream)
             index = self._segments_started
             self._segments_started += 1
+            spoken = self._backend.speakable(segment.text)  # what the engine is given: `segment.text` on the wire
             if self._words is not None:
-                self._words.begin(index, segment.text)
+                self._words.begin(index, spoken)
             await self._outbox.send(
                 {
                     "type": "segment",
                     "ctx": self.name,
                     "segment": index,
-                    "text": segment.text,
+                    "text": spoken,
                     "char_start": segment.char_start,
                     "char_end": segment.char_end,
                 }
             )
-            asked = time.perf_counter()
-            async for chunk in chunks:
-                self._engine_seconds += time.perf_counter() - asked
-                samples = self._audio.resample(chunk.samples, chunk.final)
-                is_last = chunk.final and self._end_follows()
-                if len(samples) or chunk.final:
-                    pending = PendingAudio(index, samples, segment_end=chunk.final, is_last=is_last)
-                    self._last_queued = self._last_queued or is_last
-                    await self._outbox.put(Outgoing(self._stream_key, render=partial(self._render, pending)))
-                if self._words is not None:
-                    self._words.add(chunk.samples, len(samples))
-                    if chunk.final:
-                        self._words.finish()
-                if chunk.notice:
-                    await self._outbox.send({"type": "notice", "ctx": self.name, "segment": index, "message": chunk.notice})
-                asked = time.perf_counter()
+            try:
+                await self._stream_segment(chunks, index)
+                self._failures_in_a_row = 0
+            except GenerationError as exc:
+                self._failures_in_a_row += 1
+                if self._failures_in_a_row >= MAX_CONSECUTIVE_SEGMENT_FAILURES:
+                    raise  # the engine is failing, not the text: 4105, the context ends
+                await self._skip_segment(index, exc)
         finally:
             self._generating = False
             if chunks is not stream:
                 await chunks.aclose()  # type: ignore[attr-defined]
             await stream.aclose()
+
+    async def _stream_segment(self, chunks: AsyncIterator[EngineChunk], index: int) -> None:
+        asked = time.perf_counter()
+        async for chunk in chunks:
+            self._engine_seconds += time.perf_counter() - asked
+            samples = self._audio.resample(chunk.samples, chunk.final)
+            is_last = chunk.final and self._end_follows()
+            if len(samples) or chunk.final:
+                pending = PendingAudio(index, samples, segment_end=chunk.final, is_last=is_last)
+                self._last_queued = self._last_queued or is_last
+                await self._outbox.put(
+                    Outgoing(self._stream_key, render=partial(self._render, pending), size=pending.samples.nbytes)
+                )
+            if self._words is not None:
+                self._words.add(chunk.samples, len(samples))
+                if chunk.final:
+                    self._words.finish()
+            if chunk.notice:
+                await self._outbox.send({"type": "notice", "ctx": self.name, "segment": index, "message": chunk.notice})
+            asked = time.perf_counter()
+
+    async def _skip_segment(self, index: int, exc: GenerationError) -> None:
+        """A segment the engine could not speak: close its audio where it stopped, tell the client, go on."""
+        logger.warning("session %s ctx %s: segment %d skipped: %s", self._session_id, self.name, index, exc)
+        is_last = self._end_follows()
+        samples = self._audio.resample(np.zeros(0, dtype=np.float32), True)
+        self._last_queued = self._last_queued or is_last
+        pending = PendingAudio(index, samples, segment_end=True, is_last=is_last)
+        await self._outbox.put(
+            Outgoing(self._stream_key, render=partial(self._render, pending), size=pending.samples.nbytes)
+        )
+        if self._words is not None:  # the segment's words are timed on the audio it did get
+            self._words.add(np.zeros(0, dtype=np.float32), len(samples))
+            self._words.finish()
+        await self._outbox.send(
+            {"type": "notice", "ctx": self.name, "segment": index,
+             "message": f"segment {index} could not be spoken and was skipped: {exc}"}
+        )
 
     async def _after_previous_words(self, stream: AsyncIterator[EngineChunk]) -> AsyncIterator[EngineChunk]:
         """The segment's chunks, once the previous segment's words are queued (they must come first).

@@ -35,28 +35,41 @@ class SessionSetup:
     owner: str = ""  # whose saved voices this session may use (a hash of its API key; "" with keys off)
 
 
-def refuse_connection(admission: AccessPolicy, origin: str | None, slots: SessionSlots) -> ProtocolError | None:
-    """The error that refuses a new connection before it may speak, or None; takes a slot when admitted."""
+def refuse_connection(admission: AccessPolicy, origin: str | None) -> ProtocolError | None:
+    """The error that refuses a new connection before it may speak (its Origin), or None.
+
+    The token is judged with `session.start` (it may travel in it), still before any
+    session slot is taken: a connection holds a slot only once its start is accepted.
+    """
     if not admission.origin_allowed(origin):
         return ProtocolError(ErrorCode.FORBIDDEN_ORIGIN, f"origin {origin!r} is not allowed", fatal=True)
-    if not slots.try_acquire():
-        return ProtocolError(
-            ErrorCode.OVER_CAPACITY,
-            f"the server is at its capacity of {slots.limit} sessions; retry later",
-            fatal=True,
-            retry_after_ms=OVER_CAPACITY_RETRY_MS,
-        )
     return None
+
+
+def over_capacity(what: str) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.OVER_CAPACITY, f"{what}; retry later", fatal=True, retry_after_ms=OVER_CAPACITY_RETRY_MS
+    )
+
+
+def take_slot(slots: SessionSlots) -> None:
+    """Take a session slot for an accepted `session.start`, or raise over_capacity."""
+    if not slots.try_acquire():
+        raise over_capacity(f"the server is at its capacity of {slots.limit} sessions")
+
+
+def unauthorized() -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.UNAUTHORIZED,
+        "a valid token is required (Authorization: Bearer header, tts.token.<token> subprotocol "
+        "or session.start token)",
+        fatal=True,
+    )
 
 
 def check_token(admission: AccessPolicy, header_token: str | None, start: SessionStart) -> None:
     if not admission.token_valid(header_token or start.token):
-        raise ProtocolError(
-            ErrorCode.UNAUTHORIZED,
-            "a valid token is required (Authorization: Bearer header, tts.token.<token> subprotocol "
-            "or session.start token)",
-            fatal=True,
-        )
+        raise unauthorized()
 
 
 async def prepare_voice(

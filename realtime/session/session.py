@@ -32,12 +32,15 @@ from realtime.session.handshake import (
     SessionSetup,
     accept_start,
     notice_messages,
+    over_capacity,
     prepare_voice,
     ready_message,
     refuse_connection,
+    take_slot,
 )
 from realtime.session.outbox import Outbox, OutboxClosed
-from realtime.session.transport import Disconnected, Transport
+from realtime.session.pending import PendingConnections
+from realtime.session.transport import Disconnected, SendTimedOut, Transport
 from realtime.voices.library import VoiceLibrary, VoiceLibraryError
 
 logger = logging.getLogger(__name__)
@@ -62,6 +65,8 @@ class Session:
         origin: str | None = None,
         header_token: str | None = None,
         metrics: Metrics | None = None,
+        pending: PendingConnections | None = None,
+        client: str = "unknown",
         voices: VoiceLibrary | None = None,
     ) -> None:
         self.id = secrets.token_hex(6)
@@ -73,8 +78,13 @@ class Session:
         self._origin = origin
         self._header_token = header_token
         self._metrics = metrics
+        self._pending = pending
+        self._client = client  # the peer's address: its share of the pending pool
+        self._holds_slot = False
+        self._outbox = Outbox(
+            max_bytes=limits.max_queued_bytes, on_bytes=metrics.queued_bytes.inc if metrics is not None else None
+        )
         self._voices = voices
-        self._outbox = Outbox()
         self._contexts: dict[str, Context] = {}
         # Names whose context the server finished (failed or cancelled) before the client's `end`:
         # that `end` belongs to the stream `done` already closed, and must not open a new one.
@@ -92,15 +102,31 @@ class Session:
 
     # -- entry point ---------------------------------------------------------------------------
     async def run(self) -> None:
-        refusal = refuse_connection(self._admission, self._origin, self._slots)
+        refusal = refuse_connection(self._admission, self._origin)
+        # A connection that shows a valid key already (header or subprotocol) waits outside the
+        # pending pool: keyless squatters filling the pool cannot lock keyed clients out.
+        keyed = self._admission.requires_token and self._admission.token_valid(self._header_token)
+        if keyed or self._pending is None:
+            self._pending = None
+        elif refusal is None and not self._pending.try_enter(self._client):
+            refusal = over_capacity(
+                f"too many connections waiting to start (at most {self._pending.max_total}, "
+                f"{self._pending.max_per_client} per client address)"
+            )
         if refusal is not None:
             await self._fail(refusal)
             return
-        if self._metrics is not None:
-            self._metrics.session_opened("websocket")
         writer: asyncio.Task[None] | None = None
         try:
-            self._setup = await self._start()
+            try:
+                self._setup = await self._start()
+            finally:
+                if self._pending is not None:
+                    self._pending.leave(self._client)
+            take_slot(self._slots)  # only an accepted session.start holds a slot
+            self._holds_slot = True
+            if self._metrics is not None:
+                self._metrics.session_opened("websocket")
             writer = asyncio.create_task(self._write_loop(), name=f"writer:{self.id}")
             await self._outbox.send(ready_message(self.id, self._setup, self._limits, self._slots.limit))
             for notice in notice_messages(self._setup.request):
@@ -248,7 +274,13 @@ class Session:
             await context.cancel()
 
     async def _on_ping(self, message: dict[str, Any]) -> None:
-        await self._outbox.send({"type": "pong", "t": message.get("t")})
+        t = message.get("t")
+        size = len(codec.pack(t))
+        if size > self._limits.max_ping_bytes:
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST, f"ping.t is {size} bytes packed; the limit is {self._limits.max_ping_bytes}"
+            )
+        await self._outbox.send({"type": "pong", "t": t})
 
     async def _on_session_end(self, message: dict[str, Any]) -> None:
         """Finish every context as `end` does, then close 1000; pings are still answered meanwhile."""
@@ -365,6 +397,8 @@ class Session:
                         self._metrics.observe_message(message)
         except OutboxClosed:
             return
+        except SendTimedOut as stalled:
+            raise ProtocolError(ErrorCode.TIMEOUT, str(stalled), fatal=True) from None
 
     async def _watch_idle(self) -> None:
         limit = self._limits.idle_timeout_s
@@ -372,7 +406,9 @@ class Session:
         while True:
             await asyncio.sleep(poll)
             now = time.monotonic()
-            if any(context.busy for context in self._contexts.values()) or len(self._outbox):
+            # Only generation holds the idle clock: output queued for a client that does not read
+            # is not activity (the send timeout drops such a client).
+            if any(context.busy for context in self._contexts.values()):
                 self._idle_since = now
             elif now - self._idle_since >= limit:
                 raise ProtocolError(
@@ -387,18 +423,15 @@ class Session:
         else:
             logger.info("session %s: fatal %s: %s", self.id, error.code.wire_name, error.message)
         await self._abort_contexts()
-        await self._outbox.close()
+        await self._outbox.close(drop=True)
         if writer is not None:
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
         error.fatal = True
         if self._metrics is not None:
             self._metrics.observe_message(error.to_message())
-        try:
-            await self._transport.send(codec.pack(error.to_message()))
-        except Disconnected:
-            return
-        await self._transport.close(int(error.code), error.code.wire_name)
+        # Never waits on the client: one that reads nothing is dropped after a short grace.
+        await self._transport.close(int(error.code), error.code.wire_name, last_frame=codec.pack(error.to_message()))
 
     async def _abort_contexts(self) -> None:
         contexts = list(self._contexts.values())
@@ -410,6 +443,7 @@ class Session:
             await self._outbox.close()
             with suppress(Exception):  # let it drain; a client gone mid-send is a normal ending
                 await asyncio.wait_for(writer, _WRITER_DRAIN_TIMEOUT_S)
+        await self._outbox.close(drop=True)  # whatever the writer did not send goes now
         # Every task's outcome is read here, so none is reported as "never retrieved".
         for task in (writer, self._stop, self._closer):
             if task is None:
@@ -418,9 +452,11 @@ class Session:
                 task.cancel()
             elif not task.cancelled():
                 task.exception()
-        self._slots.release()
-        if self._metrics is not None:
-            self._metrics.session_closed("websocket")
+        if self._holds_slot:
+            self._holds_slot = False
+            self._slots.release()
+            if self._metrics is not None:
+                self._metrics.session_closed("websocket")
         await self._transport.close(1000)
         logger.info("session %s closed", self.id)
 

@@ -72,3 +72,9 @@ def test_settings_it_cannot_use_are_ignored_with_a_notice(engine) -> None:
     assert "instruct" in instruct and "ignored" in instruct
     assert "temperature" in generation and "top_k" in generation and "ignored" in generation
     assert engine.notices(VoiceSpec()) == ()
+
+
+def test_instances_run_without_onnxruntime_memory_arena(engine) -> None:
+    """The arena never returns what the longest run needed: the soak saw RSS rise in steps with it."""
+    with engine.instance() as tts:
+        assert tts.sess.get_session_options().enable_cpu_mem_arena is False

@@ -251,16 +251,27 @@ def test_failure_before_the_first_audio_is_a_500(faulty_server, stream_format: s
     assert error["type"] == "server_error"
 
 
-def test_failure_after_audio_cuts_a_raw_stream(faulty_server) -> None:
-    request = body(model=FAULTY_MODEL_NAME, input=f"Hello there. And then {FAIL_MARK} here.")
+FAILING_RUN = f"Hello there. {FAIL_MARK} one. {FAIL_MARK} two. {FAIL_MARK} three. Never said."
+
+
+def test_a_failing_segment_after_audio_is_skipped_and_the_body_goes_on(faulty_server) -> None:
+    alone = post_speech(faulty_server, body(model=FAULTY_MODEL_NAME, input="Hello there. Still said.", seed=3))
+    request = body(model=FAULTY_MODEL_NAME, input=f"Hello there. And then {FAIL_MARK} here. Still said.", seed=3)
+    response = post_speech(faulty_server, request)
+    assert response.status_code == 200
+    assert response.content == alone.content  # complete: every other segment, nothing of the failed one
+
+
+def test_three_failing_segments_in_a_row_cut_a_raw_stream(faulty_server) -> None:
+    request = body(model=FAULTY_MODEL_NAME, input=FAILING_RUN)
     with pytest.raises(httpx.RemoteProtocolError):
         with httpx.stream("POST", faulty_server.http_url + SPEECH, json=request, timeout=30) as response:
             assert response.status_code == 200
             response.read()  # the body never ends cleanly: the client cannot take it for a whole file
 
 
-def test_failure_after_audio_ends_sse_with_an_error_event(faulty_server) -> None:
-    request = body(model=FAULTY_MODEL_NAME, input=f"Hello there. And then {FAIL_MARK} here.", stream_format="sse")
+def test_three_failing_segments_in_a_row_end_sse_with_an_error_event(faulty_server) -> None:
+    request = body(model=FAULTY_MODEL_NAME, input=FAILING_RUN, stream_format="sse")
     response = post_speech(faulty_server, request)
     assert response.status_code == 200
     events = sse_events(response.content)

@@ -43,6 +43,7 @@ def test_over_capacity_is_503_with_retry_after_and_counts_sockets_too(make_serve
 
         async def socket_refused() -> None:
             wire = await Wire.open(srv.url)
+            await wire.send({"type": "session.start"})  # a slot is taken (or refused) only here
             await expect_fatal(wire, 1013)
 
         run(socket_refused())

@@ -28,6 +28,7 @@ from tests.support.wire_checks import (
     fresh_session_speaks,
     speaks,
 )
+from tests.support.stream_checks import check_timeline
 from tests.wire import Wire, audio_of
 
 KIB = 1024
@@ -196,7 +197,8 @@ def test_over_capacity_closes_with_1013_and_retry_after(make_server) -> None:
         first = await Wire.open(srv.url)
         ready = await first.start()
         assert ready["limits"]["max_sessions"] == 1
-        second = await Wire.open(srv.url)
+        second = await Wire.open(srv.url)  # connecting takes no slot: an accepted session.start does
+        await second.send({"type": "session.start"})
         error = await expect_fatal(second, 1013)
         assert isinstance(error["retry_after_ms"], int) and error["retry_after_ms"] > 0
         # The first session is unaffected, and its slot is freed once it closes.
@@ -722,30 +724,48 @@ def test_unknown_speaker_in_context_start_is_non_fatal_4104(server) -> None:
 
 
 @pytest.mark.parametrize("mark", [FAIL_MARK, BREAK_MARK], ids=["generation_error", "engine_bug"])
-def test_failed_segment_is_4105_and_ends_the_context_with_done_error(faulty_server, mark) -> None:
+def test_a_segment_the_engine_fails_on_is_skipped_with_a_notice_and_the_context_goes_on(faulty_server, mark) -> None:
     async def body() -> None:
         wire = await Wire.open(faulty_server.url)
         ready = await wire.start()
         assert ready["model"] == FAULTY_MODEL_NAME
-        await wire.send({"type": "text", "ctx": "bad", "text": f"Hello there. Then {mark} here. Never said."})
+        await wire.send({"type": "text", "ctx": "bad", "text": f"Hello there. Then {mark} here. Still said."})
+        await wire.send({"type": "end", "ctx": "bad"})
         await wire.send({"type": "text", "ctx": "good", "text": "Hello there. All is well."})
         await wire.send({"type": "end", "ctx": "good"})
-        messages = await wire.until(lambda m: m.get("type") == "done" and m["ctx"] == "bad")
-        error_at = next(i for i, m in enumerate(messages) if m["type"] == "error")
-        error = check_error(messages[error_at], 4105, fatal=False, ctx="bad")
-        assert mark in error["message"] or "failed" in error["message"]
+        messages = await until_all_done(wire, {"bad", "good"})
         bad = [m for m in messages if m.get("ctx") == "bad"]
+        assert not [m for m in bad if m["type"] == "error"], bad
+        [notice] = [m for m in bad if m["type"] == "notice"]
+        assert notice["segment"] == 1 and "could not be spoken" in notice["message"]
+        assert [m["text"] for m in bad if m["type"] == "segment"][-1] == "Still said."
         chunks = audio_of(bad, "bad")
         assert [c["is_last"] for c in chunks].count(True) == 1 and chunks[-1]["is_last"]
-        assert bad[-1]["type"] == "done" and bad[-1]["reason"] == "error"
-        assert [m["type"] for m in bad[-2:]] == ["error", "done"]
-        assert "Never said." not in [m["text"] for m in bad if m["type"] == "segment"]
-        # The other context of the same session is unaffected.
-        if not any(m["type"] == "done" and m["ctx"] == "good" for m in messages):
-            messages += await until_all_done(wire, {"good"})
+        assert [c["segment"] for c in chunks if c["segment_end"]] == [0, 1, 2]  # the skipped segment is closed too
+        check_timeline(chunks, 24000)
+        assert bad[-1]["type"] == "done" and bad[-1]["reason"] == "end" and bad[-1]["segments"] == 3
         good = [m for m in messages if m.get("ctx") == "good"]
-        assert good[-1]["reason"] == "end" and not [m for m in good if m["type"] == "error"]
-        assert audio_of(good, "good")[-1]["is_last"]
+        assert good[-1]["reason"] == "end" and not [m for m in good if m["type"] in ("error", "notice")]
+        await wire.close()
+
+    run(body())
+
+
+def test_three_failing_segments_in_a_row_are_4105_and_end_the_context_with_done_error(faulty_server) -> None:
+    async def body() -> None:
+        wire = await Wire.open(faulty_server.url)
+        await wire.start()
+        text = f"Hello there. {FAIL_MARK} one. {FAIL_MARK} two. {FAIL_MARK} three. Never said."
+        await wire.send({"type": "text", "ctx": "bad", "text": text})
+        messages = await wire.until(lambda m: m.get("type") == "done" and m["ctx"] == "bad")
+        assert [m["segment"] for m in messages if m["type"] == "notice"] == [1, 2]
+        error_at = next(i for i, m in enumerate(messages) if m["type"] == "error")
+        error = check_error(messages[error_at], 4105, fatal=False, ctx="bad")
+        assert FAIL_MARK in error["message"]
+        chunks = audio_of(messages, "bad")
+        assert [c["is_last"] for c in chunks].count(True) == 1 and chunks[-1]["is_last"]
+        assert [m["type"] for m in messages[-2:]] == ["error", "done"] and messages[-1]["reason"] == "error"
+        assert "Never said." not in [m["text"] for m in messages if m["type"] == "segment"]
         # The failed context's name can be reused, and the session keeps serving.
         await speaks(wire, ctx="bad")
         await wire.close()
@@ -763,8 +783,8 @@ def test_end_for_a_context_that_already_failed_is_absorbed(faulty_server) -> Non
     async def body() -> None:
         wire = await Wire.open(faulty_server.url)
         await wire.start()
-        await wire.send({"type": "text", "text": f"{FAIL_MARK} at once."})
-        await wire.send({"type": "flush"})  # the context is still open when its segment fails
+        await wire.send({"type": "text", "text": f"{FAIL_MARK} at once. {FAIL_MARK} again. {FAIL_MARK} and again."})
+        await wire.send({"type": "flush"})  # the context is still open when its third segment in a row fails
         messages = await wire.until_done()
         assert messages[-1]["reason"] == "error"
         assert "flushed" not in [m["type"] for m in messages]

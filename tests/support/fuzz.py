@@ -1,7 +1,7 @@
-"""Seeded random messages for robustness tests: the protocol's own field names with values of every shape.
+"""Hypothesis strategies for hostile input: the protocol's own field names with values of every shape.
 
-No new dependency: a `random.Random` with a fixed seed makes every run the same, so a
-failure replays exactly (the failing message is in the assertion).
+Tests use them with a fixed budget and `derandomize=True` (see FUZZ), so every run tries
+the same examples, the suite stays fast, and a failure shrinks to a small replayable case.
 """
 
 from __future__ import annotations
@@ -9,6 +9,9 @@ from __future__ import annotations
 import math
 import random
 from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 MESSAGE_TYPES = (
     "session.start", "context.start", "text", "flush", "cancel", "end", "ping", "session.end",
@@ -19,16 +22,59 @@ SPEECH_FIELDS = (
     "seed", "ref_audio", "ref_text", "x_vector_only", "sample_rate", "generation", "timestamps",
 )
 FIELDS = (
-    "type", "ctx", "text", "t", "mode", "model", "speaker", "instruct", "ref_audio", "ref_text",
+    "ctx", "text", "t", "mode", "model", "speaker", "instruct", "ref_audio", "ref_text",
     "x_vector_only", "language", "seed", "format", "sample_rate", "segmentation", "generation",
-    "token", "timestamps", "temperature", "top_p", "top_k", "repetition_penalty", "max_new_tokens",
+    "token", "temperature", "top_p", "top_k", "repetition_penalty", "max_new_tokens", "timestamps", "voice",
 )
-WORDS = ("main", "*", "tts-1", "alloy", "sse", "audio", "flac", "aac", "data:audio/wav;base64,AAAA", "file:x.wav", "custom_voice", "voice_clone", "voice_design", "hibari", "heart", "english", "auto",
+WORDS = ("main", "*", "tts-1", "alloy", "sse", "audio", "flac", "aac", "data:audio/wav;base64,AAAA", "file:x.wav",
+         "custom_voice", "voice_clone", "voice_design", "hibari", "heart", "english", "auto",
          "pcm", "wav", "mp3", "opus", "line", "manual", "word", "none", "Hello there.", "你好。", "\u0000", "\ud7ff", " ")
 
 
+def fuzz_settings(max_examples: int) -> settings:
+    """A fixed, reproducible budget: the same examples every run, no per-example deadline (a real server answers)."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+# Scalars at the edges of their ranges: huge and negative integers, NaN and infinities,
+# arbitrary unicode (surrogates excluded: msgpack and JSON carry UTF-8), bytes, long strings.
+integers = st.one_of(
+    st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.sampled_from((0, -1, 1, 2**32 - 1, 2**32, 24000, 48000, 7)),
+)
+texts = st.one_of(st.text(max_size=40), st.sampled_from(WORDS), st.just("a" * 5000))
+scalars = st.one_of(
+    st.none(), st.booleans(), integers, st.floats(allow_nan=True, allow_infinity=True), texts, st.binary(max_size=64)
+)
+
+
+def values(keys: st.SearchStrategy[Any] = st.sampled_from(FIELDS) | st.text(max_size=8)) -> st.SearchStrategy[Any]:
+    """Any msgpack value: scalars, and lists and maps of them a few levels deep."""
+    return st.recursive(
+        scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4), max_leaves=8
+    )
+
+
+def messages(types: tuple[str, ...] = MESSAGE_TYPES) -> st.SearchStrategy[dict[Any, Any]]:
+    """A map with a `type` (usually a real one) and any of the protocol's fields, each with a value of any shape."""
+    return st.fixed_dictionaries(
+        {"type": st.sampled_from(types) | values()},
+        optional={name: values() for name in FIELDS} | {1: values(), b"key": values()},  # keys that are not strings
+    )
+
+
 def value(rng: random.Random, depth: int = 0) -> Any:
-    """One msgpack value of a random shape: scalars at the edges of their ranges, strings, bytes, nesting."""
+    """One msgpack value of a random shape from a seeded `random.Random`, for loops that need no shrinking.
+
+    The same shapes as `values()` (scalars at the edges of their ranges, strings, bytes, nesting);
+    prefer the hypothesis strategies for new tests.
+    """
     kind = rng.randrange(12 if depth < 2 else 9)
     if kind == 0:
         return None
@@ -51,38 +97,54 @@ def value(rng: random.Random, depth: int = 0) -> Any:
     return {rng.choice(FIELDS): value(rng, depth + 1) for _ in range(rng.randrange(0, 4))}
 
 
-def message(rng: random.Random, types: tuple[str, ...] = MESSAGE_TYPES) -> dict[str, Any]:
-    """A map with a `type` (usually a real one) and a few protocol fields with random values."""
-    fields: dict[Any, Any] = {name: value(rng) for name in rng.sample(FIELDS[1:], rng.randrange(0, 6))}
-    if rng.random() < 0.05:
-        fields[rng.choice((1, b"key", 2.5))] = value(rng)  # keys that are not strings
-    fields["type"] = rng.choice(types) if rng.random() < 0.95 else value(rng)
-    return fields
-
-
-def json_value(rng: random.Random, depth: int = 0) -> Any:
-    """`value`, made JSON-shaped: bytes become text, map keys strings (NaN and infinities stay: bad JSON too)."""
-    item = value(rng, depth)
-    if isinstance(item, bytes):
-        return item.hex()
-    if isinstance(item, list):
-        return [json_value(rng, depth + 1) for _ in item]
-    if isinstance(item, dict):
-        return {str(key): json_value(rng, depth + 1) for key in item}
-    return item
-
-
+# -- JSON (HTTP bodies) ---------------------------------------------------------------------------
+json_scalars = st.one_of(
+    st.none(), st.booleans(), integers, st.integers(min_value=10**40, max_value=10**60),
+    st.floats(allow_nan=False, allow_infinity=False), texts,
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(SPEECH_FIELDS) | st.text(max_size=8), inner, max_size=4),
+    max_leaves=8,
+)
 VALID_SPEECH = {"model": "tts-1", "input": "Hello there.", "voice": "alloy", "response_format": "pcm"}
 
 
-def speech_body(rng: random.Random) -> Any:
-    """A /v1/audio/speech body: a valid one with 0-3 fields changed to random values, sometimes not a map."""
-    if rng.random() < 0.05:
-        return json_value(rng)
+@st.composite
+def speech_bodies(draw: st.DrawFn) -> Any:
+    """A /v1/audio/speech body: a valid one with a few fields changed or dropped, sometimes not a map at all."""
+    if draw(st.integers(0, 19)) == 0:
+        return draw(json_values)
     body: dict[str, Any] = dict(VALID_SPEECH)
-    for name in rng.sample(SPEECH_FIELDS, rng.randrange(0, 4)):
-        if rng.random() < 0.15:
+    for name in draw(st.lists(st.sampled_from(SPEECH_FIELDS), max_size=3, unique=True)):
+        if draw(st.integers(0, 6)) == 0:
             body.pop(name, None)
         else:
-            body[name] = json_value(rng)
+            body[name] = draw(json_values)
     return body
+
+
+# Raw bodies JSON cannot express: digit runs past Python's int-string limit, NaN, bad UTF-8, NUL bytes.
+RAW_BODY_TEMPLATES = (
+    b'{"model": "tts-1", "input": "Hi.", "voice": "alloy", "seed": %s}',
+    b'{"model": "tts-1", "input": "Hi.", "voice": "alloy", "speed": %s}',
+    b'{"model": "tts-1", "input": "Hi.", "voice": "alloy", "x": [%s]}',
+    b'[%s]',
+    b'%s',
+)
+raw_bodies = st.one_of(
+    st.binary(max_size=200),
+    st.builds(
+        lambda template, filler: template % filler,
+        st.sampled_from(RAW_BODY_TEMPLATES),
+        st.one_of(
+            st.integers(4000, 6000).map(lambda n: b"9" * n),
+            st.sampled_from((b"NaN", b"-Infinity", b"1e999999", b"\xff\xfe", b"\x00", b'"\\ud800"', b"-" + b"1" * 5000)),
+            st.binary(max_size=40),
+        ),
+    ),
+)
+# Header values a client can put on the wire (latin-1, no line breaks).
+header_values = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=300
+)

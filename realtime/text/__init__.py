@@ -1,0 +1,1 @@
+"""Text handling in front of the engines (pure)."""
