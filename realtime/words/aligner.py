@@ -1,10 +1,12 @@
 """Word times for one segment: a real aligner when one fits the text, estimates otherwise. Never an error.
 
-English text (the embedded engine, or a Qwen3 voice whose language is English or
-auto) goes to pocketsphinx; any other text, or a segment it cannot align, gets times
-estimated from its characters (`source: "estimated"`), the latter with a notice saying
-why. Alignment runs in its own small thread pool, after the segment's audio was made,
-so it never delays audio.
+When a Qwen3-ForcedAligner checkpoint is installed, it times every segment in a language
+it knows (any Qwen3 language, English included, and `auto`). English text (the embedded
+engine, or a Qwen3 voice whose language is English or auto) goes to pocketsphinx when
+there is no such aligner, or when it fails. Any other text, or a segment no aligner can
+align, gets times estimated from its characters (`source: "estimated"`), the latter with
+a notice saying why. Alignment runs in its own small thread pool, after the segment's
+audio was made, so it never delays audio.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import numpy as np
 
@@ -26,6 +29,18 @@ logger = logging.getLogger(__name__)
 
 TIMESTAMPS: Final = ("none", "word")
 ENGLISH_LANGUAGES: Final = ("english", "auto")
+
+
+class Aligner(Protocol):
+    """Times known words in a segment's audio; raises AlignmentFailed (with the reason) when it cannot."""
+
+    name: str
+
+    def warm(self) -> None:
+        """Load what the first alignment needs (blocking)."""
+
+    def align(self, spans: Sequence[WordSpan], samples: np.ndarray, sample_rate: int) -> list[tuple[float, float] | None]:
+        """Each word's (start, end) in seconds from the audio's start; None for a word left for interpolation."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,35 +65,64 @@ def looks_english(text: str) -> bool:
 
 
 class WordTimer:
-    """Times the words of segments; one per server (its aligner's decoders are pooled)."""
+    """Times the words of segments; one per server (its aligners' models are shared and pooled)."""
 
-    def __init__(self, threads: int | None = None) -> None:
-        self._english = SphinxAligner()
+    def __init__(
+        self, threads: int | None = None, multilingual: Aligner | None = None, languages: Sequence[str] = ()
+    ) -> None:
+        """`multilingual`: the Qwen3 forced aligner, for `languages` (and `auto`; every language when empty)."""
+        self._english: Aligner = SphinxAligner()
+        self._multilingual = multilingual
+        self._multilingual_languages = frozenset(languages)
         self._threads = threads or max(1, min(2, os.cpu_count() or 1))
         self._pool: ThreadPoolExecutor | None = None
         self._warming = False
+        self._multilingual_warming = False
+
+    @property
+    def multilingual(self) -> Aligner | None:
+        return self._multilingual
+
+    def aligners_for(self, text: str, language: str) -> list[Aligner]:
+        """The aligners to try for this text, best first (empty: estimate)."""
+        chain: list[Aligner] = []
+        if self._multilingual is not None and (
+            language == "auto" or not self._multilingual_languages or language in self._multilingual_languages
+        ):
+            chain.append(self._multilingual)
+        if language in ENGLISH_LANGUAGES and looks_english(text):
+            chain.append(self._english)
+        return chain
 
     def time_words(
         self, text: str, samples: np.ndarray, engine_rate: int, audio: SegmentAudio, language: str
     ) -> SegmentWords:
         """Blocking: run off the event loop (see `time_words_off_loop`)."""
         spans = split_words(text)
-        if language not in ENGLISH_LANGUAGES or not looks_english(text) or audio.samples == 0:
+        chain = self.aligners_for(text, language) if audio.samples and spans else []
+        if not chain:
             return SegmentWords(estimate(spans, audio), ESTIMATED, audio.sample_rate)
-        try:
-            seconds = self._english.align(spans, samples, engine_rate)
-        except AlignmentFailed as exc:
-            return self._fallback(spans, audio, str(exc))
-        except Exception as exc:  # an aligner bug must cost the client precision, never the segment
-            logger.exception("word alignment failed")
-            return self._fallback(spans, audio, f"{type(exc).__name__}: {exc}")
-        engine_samples = max(1, len(samples))
-        times = [
-            None if span is None else (_place(span[0], engine_rate, engine_samples, audio),
-                                       _place(span[1], engine_rate, engine_samples, audio))
-            for span in seconds
-        ]
-        return SegmentWords(interpolate(spans, times, audio), self._english.name, audio.sample_rate)
+        reasons: list[str] = []
+        for aligner in chain:
+            try:
+                seconds = aligner.align(spans, samples, engine_rate)
+            except AlignmentFailed as exc:
+                reasons.append(_reason(aligner, str(exc), len(chain)))
+                continue
+            except Exception as exc:  # an aligner bug must cost the client precision, never the segment
+                logger.exception("word alignment with %s failed", aligner.name)
+                reasons.append(_reason(aligner, f"{type(exc).__name__}: {exc}", len(chain)))
+                continue
+            if reasons:
+                logger.info("word times from %s after: %s", aligner.name, "; ".join(reasons))
+            engine_samples = max(1, len(samples))
+            times = [
+                None if span is None else (_place(span[0], engine_rate, engine_samples, audio),
+                                           _place(span[1], engine_rate, engine_samples, audio))
+                for span in seconds
+            ]
+            return SegmentWords(interpolate(spans, times, audio), aligner.name, audio.sample_rate)
+        return self._fallback(spans, audio, "; ".join(reasons))
 
     @staticmethod
     def _fallback(spans: list[WordSpan], audio: SegmentAudio, reason: str) -> SegmentWords:
@@ -91,20 +135,27 @@ class WordTimer:
         return self._pool
 
     def prepare(self) -> None:
-        """A context will want words: load the English aligner now, in the background, if it is not yet.
+        """A context will want words: load the aligners now, in the background, if they are not yet.
 
-        Its first decoder takes about half a second to load: started when the context opens, it is
-        ready by the time the first segment's audio is made.
+        pocketsphinx's first decoder takes about half a second to load: started when the context
+        opens, it is ready by the time the first segment's audio is made. The Qwen3 aligner is
+        asked for each time (cheap once loaded), as the model manager may have unloaded it.
         """
         if not self._warming:
             self._warming = True
-            self._executor().submit(self._warm)
+            self._executor().submit(self._warm, self._english)
+        if self._multilingual is not None and not self._multilingual_warming:
+            self._multilingual_warming = True
+            self._executor().submit(self._warm, self._multilingual)
 
-    def _warm(self) -> None:
+    def _warm(self, aligner: Aligner) -> None:
         try:
-            self._english.warm()
+            aligner.warm()
         except Exception:  # the segment's own alignment will report it as a fallback
-            logger.exception("loading the English aligner failed")
+            logger.exception("loading the %s aligner failed", aligner.name)
+        finally:
+            if aligner is self._multilingual:
+                self._multilingual_warming = False
 
     async def time_words_off_loop(
         self, text: str, samples: np.ndarray, engine_rate: int, audio: SegmentAudio, language: str
@@ -117,6 +168,11 @@ class WordTimer:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+def _reason(aligner: Aligner, reason: str, tried: int) -> str:
+    """Why an aligner gave up, naming it when several were tried."""
+    return f"{aligner.name}: {reason}" if tried > 1 else reason
 
 
 def _place(seconds: float, engine_rate: int, engine_samples: int, audio: SegmentAudio) -> int:

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from realtime.audio.resample import resample_whole
 from realtime.words.numbers import ABBREVIATIONS, number_words, symbol_word
 from realtime.words.splitter import WordSpan, spoken_core
 
@@ -129,11 +130,7 @@ def _decode(decoder: Any, pcm: bytes) -> None:
 
 
 def _pcm16(samples: np.ndarray, sample_rate: int) -> bytes:
-    audio = np.asarray(samples, dtype=np.float32)
-    if sample_rate != ALIGN_RATE and len(audio):
-        import soxr
-
-        audio = soxr.resample(audio, sample_rate, ALIGN_RATE, quality="HQ").astype(np.float32)
+    audio = resample_whole(samples, sample_rate, ALIGN_RATE)
     return (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
 
 

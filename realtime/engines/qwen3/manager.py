@@ -21,15 +21,27 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
-from realtime.engines.qwen3.checkpoints import Checkpoint
-from realtime.engines.qwen3.runtime import LoadOptions, load_model
+from realtime.engines.qwen3.aligner_checkpoints import AlignerCheckpoint
+from realtime.engines.qwen3.runtime import LoadOptions, load_aligner, load_model
 
 log = logging.getLogger(__name__)
 
-Loader = Callable[[Checkpoint], Any]
+
+class ModelDirectory(Protocol):
+    """What the manager needs of a model directory: a unique name and where it is (TTS or aligner checkpoints)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def path(self) -> Path: ...
+
+
+Loader = Callable[[ModelDirectory], Any]
 Clock = Callable[[], float]
 LoadListener = Callable[[str, float, bool], None]
 
@@ -38,9 +50,12 @@ DEFAULT_RETRY_AFTER_S = 2.0
 
 
 def official_loader(options: LoadOptions) -> Loader:
-    """The production loader: `Qwen3TTSModel.from_pretrained` on the checkpoint's directory."""
+    """The production loader: `Qwen3TTSModel.from_pretrained` on a TTS checkpoint's directory,
+    `Qwen3ForcedAligner.from_pretrained` on an aligner's."""
 
-    def load(checkpoint: Checkpoint) -> Any:
+    def load(checkpoint: ModelDirectory) -> Any:
+        if isinstance(checkpoint, AlignerCheckpoint):
+            return load_aligner(checkpoint.path, options)
         return load_model(checkpoint.path, options)
 
     return load
@@ -89,7 +104,7 @@ class Lease:
 
     __slots__ = ("checkpoint", "_model", "_manager", "_generation", "_released", "_lock")
 
-    def __init__(self, manager: ModelManager, checkpoint: Checkpoint, model: Any, generation: int) -> None:
+    def __init__(self, manager: ModelManager, checkpoint: ModelDirectory, model: Any, generation: int) -> None:
         self.checkpoint = checkpoint
         self._model = model
         self._manager = manager
@@ -164,7 +179,7 @@ class ModelManager:
 
     # -- leases --------------------------------------------------------------------------------
 
-    def acquire(self, checkpoint: Checkpoint) -> Lease:
+    def acquire(self, checkpoint: ModelDirectory) -> Lease:
         """A lease on the checkpoint's model, loading it first if needed (blocks meanwhile)."""
         name = checkpoint.name
         with self._lock:
@@ -203,7 +218,7 @@ class ModelManager:
             self._report_load(name, started, ok=True)
             return lease
 
-    def _lease(self, slot: _Slot, checkpoint: Checkpoint) -> Lease:
+    def _lease(self, slot: _Slot, checkpoint: ModelDirectory) -> Lease:
         slot.leases += 1
         return Lease(self, checkpoint, slot.model, slot.generation)
 
