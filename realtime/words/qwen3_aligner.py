@@ -55,7 +55,7 @@ def aligner_prompt(words: Sequence[str]) -> str:
 
 
 def ordered_boundaries(boundaries: Sequence[float]) -> list[float | None]:
-    """Keep the longest non-decreasing run of boundaries (earliest on ties); the rest become None."""
+    """Keep a longest non-decreasing run of the boundaries; the rest become None."""
     if not boundaries:
         return []
     # Patience sorting for the longest non-decreasing subsequence, with back-links to rebuild it.
