@@ -1,9 +1,9 @@
 """ModelManager: loads models when first needed, shares them by lease, unloads idle ones.
 
 Called from the engine's worker threads (never the event loop): `acquire` blocks while
-the model loads. Each model has its own load lock, so two different models load at the
-same time and a loaded model is handed out while another one loads; the manager's own
-lock only guards bookkeeping and is never held across a load. A failed load is reported
+the model loads. Each model has its own load lock, so two different models may load at the
+same time (the official loaders take turns inside transformers, see runtime.py) and a loaded
+model is handed out while another one loads; the manager's own lock only guards bookkeeping and is never held across a load. A failed load is reported
 as `ModelLoadError` (cause chained); for a short back-off the same error is returned at
 once, then the next `acquire` tries again. A model whose leases are all released is
 unloaded after `idle_timeout_s` by a background sweeper thread (or by calling `sweep`).
@@ -51,7 +51,7 @@ DEFAULT_RETRY_AFTER_S = 2.0
 
 def official_loader(options: LoadOptions) -> Loader:
     """The production loader: `Qwen3TTSModel.from_pretrained` on a TTS checkpoint's directory,
-    `Qwen3ForcedAligner.from_pretrained` on an aligner's."""
+    `Qwen3ForcedAligner.from_pretrained` on an aligner's (the word-timestamp aligner)."""
 
     def load(checkpoint: ModelDirectory) -> Any:
         if isinstance(checkpoint, AlignerCheckpoint):

@@ -59,6 +59,12 @@ _TWENTY_FIVE_HZ_ONLY = {
 
 _import_lock = threading.Lock()
 _stubbed: list[str] = []
+# transformers' from_pretrained is not thread-safe: it builds the model under process-wide
+# state (the meta-device init context, the default dtype), so two loads at once in different
+# threads can break each other ("Cannot copy out of meta tensor"). The model manager keeps
+# its per-model locks (a loaded model is handed out while another loads); the loads
+# themselves take turns here.
+_from_pretrained_lock = threading.Lock()
 
 
 def _importable(name: str, submodules: tuple[str, ...]) -> bool:
@@ -219,13 +225,14 @@ def load_model(path: Path, options: LoadOptions) -> Any:
     device = options.resolved_device()
     dtype_name = options.resolved_dtype(device)
     try:
-        model = qwen_tts.Qwen3TTSModel.from_pretrained(
-            str(path),
-            device_map=device,
-            dtype=getattr(torch, dtype_name),
-            attn_implementation=options.attn_implementation,
-            local_files_only=True,
-        )
+        with _from_pretrained_lock:
+            model = qwen_tts.Qwen3TTSModel.from_pretrained(
+                str(path),
+                device_map=device,
+                dtype=getattr(torch, dtype_name),
+                attn_implementation=options.attn_implementation,
+                local_files_only=True,
+            )
     except Exception as exc:  # noqa: BLE001
         raise ModelFilesError(f"{exc} (from {path}, on {device}, {dtype_name})") from exc
     speech_tokenizer = model.model.speech_tokenizer
@@ -249,13 +256,14 @@ def load_aligner(path: Path, options: LoadOptions) -> Any:
     device = options.resolved_device()
     dtype_name = options.resolved_dtype(device)
     try:
-        aligner = qwen_asr.Qwen3ForcedAligner.from_pretrained(
-            str(path),
-            device_map=device,
-            dtype=getattr(torch, dtype_name),
-            attn_implementation=options.attn_implementation,
-            local_files_only=True,
-        )
+        with _from_pretrained_lock:
+            aligner = qwen_asr.Qwen3ForcedAligner.from_pretrained(
+                str(path),
+                device_map=device,
+                dtype=getattr(torch, dtype_name),
+                attn_implementation=options.attn_implementation,
+                local_files_only=True,
+            )
     except Exception as exc:  # noqa: BLE001
         raise ModelFilesError(f"{exc} (from {path}, on {device}, {dtype_name})") from exc
     aligner.model.eval()
