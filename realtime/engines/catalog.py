@@ -52,7 +52,8 @@ def discover_word_timer(config: ServerConfig, engines: list[Engine]) -> WordTime
     """Word timing for this server: with the Qwen3 forced aligner when its checkpoint is under `models_dir`.
 
     The aligner loads on first use through the same ModelManager as the TTS checkpoints
-    (one is made when there are none), so it is shared, counted and unloaded like them.
+    (one is made when there are none), so it is shared, counted and unloaded like them. On
+    the CPU it costs seconds per second of audio: English then goes to pocketsphinx first.
     """
     checkpoint = find_aligner(config.models_dir)
     if checkpoint is None:
@@ -64,10 +65,18 @@ def discover_word_timer(config: ServerConfig, engines: list[Engine]) -> WordTime
             checkpoint.path,
         )
         return WordTimer()
+    from realtime.engines.qwen3.runtime import LoadOptions
+
     managers = model_managers(engines)
     manager = managers[0] if managers else model_manager(config)
-    logger.info("word timestamps: Qwen3 forced aligner %s", checkpoint.name)
-    return WordTimer(multilingual=Qwen3Aligner(manager, checkpoint), languages=checkpoint.languages)
+    on_gpu = LoadOptions.from_config(config).resolved_device().startswith("cuda")
+    logger.info(
+        "word timestamps: Qwen3 forced aligner %s (%s)", checkpoint.name,
+        "every Qwen3 language" if on_gpu else "every Qwen3 language; English after pocketsphinx, as it runs on the CPU",
+    )
+    return WordTimer(
+        multilingual=Qwen3Aligner(manager, checkpoint), languages=checkpoint.languages, english_first=not on_gpu
+    )
 
 
 def discover_engines(config: ServerConfig) -> list[Engine]:

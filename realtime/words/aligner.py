@@ -1,11 +1,12 @@
 """Word times for one segment: a real aligner when one fits the text, estimates otherwise. Never an error.
 
-When a Qwen3-ForcedAligner checkpoint is installed, it times every segment in a language
-it knows (any Qwen3 language, English included, and `auto`). English text (the embedded
-engine, or a Qwen3 voice whose language is English or auto) goes to pocketsphinx when
-there is no such aligner, or when it fails. Any other text, or a segment no aligner can
-align, gets times estimated from its characters (`source: "estimated"`), the latter with
-a notice saying why. Alignment runs in its own small thread pool, after the segment's
+English text (the embedded engine, or a Qwen3 voice whose language is English or auto)
+goes to pocketsphinx. When a Qwen3-ForcedAligner checkpoint is installed, it times every
+segment in a language it knows (any Qwen3 language, and `auto`): for English, ahead of
+pocketsphinx when it runs on a GPU, after it (when pocketsphinx cannot align a segment)
+when it runs on the CPU, where it costs seconds per second of audio against pocketsphinx's
+tens of ms. Any other text, or a segment no aligner can align, gets times estimated from
+its characters (`source: "estimated"`), the latter with a notice saying why. Alignment runs in its own small thread pool, after the segment's
 audio was made, so it never delays audio.
 """
 
@@ -21,7 +22,7 @@ from typing import Any, Final, Protocol
 
 import numpy as np
 
-from realtime.words.english import AlignmentFailed, SphinxAligner
+from realtime.words.english import AlignerNotReady, AlignmentFailed, SphinxAligner
 from realtime.words.splitter import WordSpan, is_cjk, is_spoken, split_words
 from realtime.words.timing import ESTIMATED, SegmentAudio, TimedWord, estimate, interpolate
 
@@ -68,12 +69,18 @@ class WordTimer:
     """Times the words of segments; one per server (its aligners' models are shared and pooled)."""
 
     def __init__(
-        self, threads: int | None = None, multilingual: Aligner | None = None, languages: Sequence[str] = ()
+        self,
+        threads: int | None = None,
+        multilingual: Aligner | None = None,
+        languages: Sequence[str] = (),
+        english_first: bool = False,
     ) -> None:
-        """`multilingual`: the Qwen3 forced aligner, for `languages` (and `auto`; every language when empty)."""
+        """`multilingual`: the Qwen3 forced aligner, for `languages` (and `auto`; every language when empty);
+        `english_first`: English text tries pocketsphinx before it (its CPU cost is much lower)."""
         self._english: Aligner = SphinxAligner()
         self._multilingual = multilingual
         self._multilingual_languages = frozenset(languages)
+        self._english_first = english_first
         self._threads = threads or max(1, min(2, os.cpu_count() or 1))
         self._pool: ThreadPoolExecutor | None = None
         self._warming = False
@@ -91,7 +98,7 @@ class WordTimer:
         ):
             chain.append(self._multilingual)
         if language in ENGLISH_LANGUAGES and looks_english(text):
-            chain.append(self._english)
+            chain.insert(0 if self._english_first else len(chain), self._english)
         return chain
 
     def time_words(
@@ -106,6 +113,10 @@ class WordTimer:
         for aligner in chain:
             try:
                 seconds = aligner.align(spans, samples, engine_rate)
+            except AlignerNotReady as exc:  # unloaded while idle, or never loaded: load it for the next segments
+                self._warm_multilingual()
+                reasons.append(_reason(aligner, str(exc), len(chain)))
+                continue
             except AlignmentFailed as exc:
                 reasons.append(_reason(aligner, str(exc), len(chain)))
                 continue
@@ -139,11 +150,15 @@ class WordTimer:
 
         pocketsphinx's first decoder takes about half a second to load: started when the context
         opens, it is ready by the time the first segment's audio is made. The Qwen3 aligner is
-        asked for each time (cheap once loaded), as the model manager may have unloaded it.
+        asked for each time (cheap once loaded), as the model manager may have unloaded it; a
+        segment never waits for its load (it falls back instead).
         """
         if not self._warming:
             self._warming = True
             self._executor().submit(self._warm, self._english)
+        self._warm_multilingual()
+
+    def _warm_multilingual(self) -> None:
         if self._multilingual is not None and not self._multilingual_warming:
             self._multilingual_warming = True
             self._executor().submit(self._warm, self._multilingual)

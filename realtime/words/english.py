@@ -37,6 +37,10 @@ class AlignmentFailed(Exception):
     """The aligner cannot time this segment; the reason says why (for the client's notice)."""
 
 
+class AlignerNotReady(AlignmentFailed):
+    """The aligner's model is not loaded (yet): the segment falls back now, and the model should be loaded."""
+
+
 class SphinxAligner:
     """Aligns English segments; decoders (about 0.5 s to load each) are pooled and reused."""
 

@@ -13,8 +13,10 @@ prompt and given the time between its neighbours.
 
 The model's answers can be out of order; the longest non-decreasing run of boundaries is
 kept (as qwen-asr does) and a word with a boundary outside it is interpolated. The model
-itself comes from the shared ModelManager (loaded on first use, unloaded when idle):
-each alignment holds a lease only while it runs.
+itself comes from the shared ModelManager (loaded when a context asking for words opens,
+unloaded when idle): each alignment holds a lease only while it runs, and never waits for
+a load (a segment that ends before the model is loaded falls back), so a load never holds
+back the next segment's audio.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import numpy as np
 from realtime.audio.resample import resample_whole
 from realtime.engines.qwen3.aligner_checkpoints import AlignerCheckpoint
 from realtime.engines.qwen3.manager import ModelManager
-from realtime.words.english import AlignmentFailed
+from realtime.words.english import AlignerNotReady, AlignmentFailed
 from realtime.words.splitter import WordSpan
 
 ALIGNER_NAME: Final = "qwen3-forced-aligner"
@@ -104,11 +106,16 @@ class Qwen3Aligner:
     def __init__(self, manager: ModelManager, checkpoint: AlignerCheckpoint) -> None:
         self.manager = manager
         self.checkpoint = checkpoint
+        self._load_failure: str | None = None
 
     def warm(self) -> None:
-        """Load the model now (blocking) if it is not loaded, so the first segment does not wait for it."""
-        with self.manager.acquire(self.checkpoint):
-            pass
+        """Load the model now (blocking) if it is not loaded; a failure is kept to tell the clients why."""
+        try:
+            with self.manager.acquire(self.checkpoint):
+                self._load_failure = None
+        except Exception as exc:
+            self._load_failure = str(exc)
+            raise
 
     def align(self, spans: Sequence[WordSpan], samples: np.ndarray, sample_rate: int) -> list[tuple[float, float] | None]:
         """Each word's (start, end) in seconds from the audio's start; None for a word the aligner could not place."""
@@ -123,8 +130,13 @@ class Qwen3Aligner:
             raise AlignmentFailed("the segment's audio is too short to align")
         if seconds > MAX_ALIGN_SECONDS:
             raise AlignmentFailed(f"the segment's audio is longer than the aligner takes ({MAX_ALIGN_SECONDS:.0f} s)")
+        lease = self.manager.lease_if_loaded(self.checkpoint)
+        if lease is None:
+            if self._load_failure is not None:
+                raise AlignerNotReady(f"the forced aligner could not be loaded ({self._load_failure})")
+            raise AlignerNotReady("the forced aligner is still loading")
         audio = resample_whole(samples, sample_rate, ALIGN_RATE)
-        with self.manager.acquire(self.checkpoint) as lease:
+        with lease:
             boundaries = timestamp_boundaries(lease.model, [said[index] for index in placed], audio)
         found = word_times(boundaries, len(placed), seconds)
         times: list[tuple[float, float] | None] = [None] * len(spans)

@@ -136,6 +136,24 @@ def test_the_multilingual_aligner_times_its_languages_and_auto(scripted: Scripte
     assert timer.time_words("Bonjour.", _audio(), RATE, span, "french").source == ESTIMATED
 
 
+def test_english_tries_pocketsphinx_first_when_the_aligner_runs_on_the_cpu(scripted: ScriptedAligner) -> None:
+    on_cpu = WordTimer(threads=1, multilingual=scripted, english_first=True)
+    on_gpu = WordTimer(threads=1, multilingual=scripted)
+    assert [a.name for a in on_cpu.aligners_for("Hello there.", "english")] == ["pocketsphinx", "scripted"]
+    assert [a.name for a in on_gpu.aligners_for("Hello there.", "english")] == ["scripted", "pocketsphinx"]
+    assert [a.name for a in on_cpu.aligners_for("你好。", "auto")] == ["scripted"]
+    assert [a.name for a in on_cpu.aligners_for("Hola, amigo.", "spanish")] == ["scripted"]
+    assert [a.name for a in WordTimer(threads=1).aligners_for("Hello there.", "english")] == ["pocketsphinx"]
+    assert WordTimer(threads=1).aligners_for("你好。", "chinese") == []
+
+
+def test_words_pocketsphinx_cannot_align_go_to_the_multilingual_aligner(scripted: ScriptedAligner) -> None:
+    timer = WordTimer(threads=1, multilingual=scripted, english_first=True)
+    result = timer.time_words("Zyxwv qwrtp blorf.", _audio(), RATE, SegmentAudio(0, RATE, RATE), "english")
+    timer.shutdown()
+    assert scripted.calls == 1 and result.source == "scripted" and result.notice is None
+
+
 def test_a_failing_multilingual_aligner_falls_back_to_pocketsphinx_for_english() -> None:
     failing = ScriptedAligner(AlignmentFailed("the aligner placed no word inside the segment's audio"))
     from hibari import Hibari
@@ -193,7 +211,9 @@ def qwen3_aligner(tiny_aligner: Path) -> Iterator[Qwen3Aligner]:
     checkpoint = read_aligner_checkpoint(tiny_aligner)
     assert checkpoint is not None
     manager = ModelManager(official_loader(LoadOptions(device="cpu", dtype="float32")), idle_timeout_s=None)
-    yield Qwen3Aligner(manager, checkpoint)
+    aligner = Qwen3Aligner(manager, checkpoint)
+    aligner.warm()
+    yield aligner
     manager.shutdown()
 
 
@@ -229,3 +249,72 @@ def test_audio_the_aligner_cannot_take_is_an_alignment_failure(qwen3_aligner: Qw
         qwen3_aligner.align(spans, np.zeros(100, dtype=np.float32), RATE)
     with pytest.raises(AlignmentFailed, match="no word the aligner can read"):
         qwen3_aligner.align(split_words("— & —"), _audio(), RATE)
+
+
+def test_a_segment_never_waits_for_the_aligner_to_load(tiny_aligner: Path) -> None:
+    """While the model loads, segments fall back at once (with a notice); once loaded, the aligner times them."""
+    import threading
+    import time
+
+    from realtime.engines.qwen3.aligner_checkpoints import read_aligner_checkpoint
+    from realtime.engines.qwen3.manager import ModelManager, official_loader
+    from realtime.engines.qwen3.runtime import LoadOptions
+
+    gate = threading.Event()
+    load = official_loader(LoadOptions(device="cpu", dtype="float32"))
+
+    def slow_loader(checkpoint):  # a load that lasts until the test opens the gate
+        assert gate.wait(60)
+        return load(checkpoint)
+
+    checkpoint = read_aligner_checkpoint(tiny_aligner)
+    assert checkpoint is not None
+    manager = ModelManager(slow_loader, idle_timeout_s=None)
+    timer = WordTimer(threads=2, multilingual=Qwen3Aligner(manager, checkpoint))
+    span = SegmentAudio(0, 9600, RATE)
+    try:
+        with pytest.raises(AlignmentFailed, match="still loading"):
+            Qwen3Aligner(manager, checkpoint).align(split_words("我们见。"), _audio(0.4), RATE)
+        timer.prepare()  # a context opens: the load starts in the background
+        result = timer.time_words("我们见。", _audio(0.4), RATE, span, "chinese")  # returns while the load waits
+        assert result.source == ESTIMATED and result.notice is not None and "still loading" in result.notice
+        gate.set()
+        deadline = time.monotonic() + 60
+        while manager.stats().loaded != ("tiny-forced-aligner",):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert timer.time_words("我们见。", _audio(0.4), RATE, span, "chinese").source == ALIGNER_NAME
+    finally:
+        gate.set()
+        timer.shutdown()
+        manager.shutdown()
+
+
+def test_an_aligner_that_cannot_load_says_so_and_is_retried_for_later_segments(tmp_path: Path) -> None:
+    from realtime.engines.qwen3.aligner_checkpoints import AlignerCheckpoint
+    from realtime.engines.qwen3.manager import ModelManager
+
+    attempts: list[str] = []
+
+    def failing_loader(checkpoint):
+        attempts.append(checkpoint.name)
+        raise OSError("no weights here")
+
+    manager = ModelManager(failing_loader, idle_timeout_s=None, retry_after_s=0.0)
+    aligner = Qwen3Aligner(manager, AlignerCheckpoint("gone", tmp_path, ()))
+    timer = WordTimer(threads=1, multilingual=aligner)
+    try:
+        with pytest.raises(Exception, match="no weights here"):
+            aligner.warm()
+        result = timer.time_words("我们见。", _audio(0.4), RATE, SegmentAudio(0, 9600, RATE), "chinese")
+        assert result.source == ESTIMATED and result.notice is not None
+        assert "could not be loaded" in result.notice and "no weights here" in result.notice
+        import time
+
+        deadline = time.monotonic() + 30
+        while len(attempts) < 2:  # the failed segment asked for the model again, in the background
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        timer.shutdown()
+        manager.shutdown()

@@ -218,6 +218,16 @@ class ModelManager:
             self._report_load(name, started, ok=True)
             return lease
 
+    def lease_if_loaded(self, checkpoint: ModelDirectory) -> Lease | None:
+        """A lease on the model only when it is loaded now: never loads, never waits for a load (None then)."""
+        with self._lock:
+            if self._closed:
+                raise ManagerClosed("the model manager is shut down")
+            slot = self._slots.get(checkpoint.name)
+            if slot is None or slot.model is None:
+                return None
+            return self._lease(slot, checkpoint)
+
     def _lease(self, slot: _Slot, checkpoint: ModelDirectory) -> Lease:
         slot.leases += 1
         return Lease(self, checkpoint, slot.model, slot.generation)
