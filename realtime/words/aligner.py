@@ -43,6 +43,9 @@ class Aligner(Protocol):
     def align(self, spans: Sequence[WordSpan], samples: np.ndarray, sample_rate: int) -> list[tuple[float, float] | None]:
         """Each word's (start, end) in seconds from the audio's start; None for a word left for interpolation."""
 
+    def close(self) -> None:
+        """Free what `warm` loaded (the server is stopping)."""
+
 
 @dataclass(frozen=True, slots=True)
 class SegmentWords:
@@ -180,9 +183,12 @@ class WordTimer:
         )
 
     def shutdown(self) -> None:
+        """Stop the threads and free the aligners' models (a model manager shared with engines may already be shut)."""
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+        if self._multilingual is not None:
+            self._multilingual.close()
 
 
 def _reason(aligner: Aligner, reason: str, tried: int) -> str:

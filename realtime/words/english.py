@@ -70,6 +70,11 @@ class SphinxAligner:
             if self._decoders.qsize() < _POOL_SIZE:
                 self._decoders.put(decoder)
 
+    def close(self) -> None:
+        """Drop the pooled decoders."""
+        while not self._decoders.empty():
+            self._decoders.get_nowait()
+
     def dictionary_words(self, word: str, decoder: Any) -> list[str] | None:
         """The dictionary words a reader says for `word`, or None when one of them is unknown."""
         core = _lookup_form(word)

@@ -117,6 +117,10 @@ class Qwen3Aligner:
             self._load_failure = str(exc)
             raise
 
+    def close(self) -> None:
+        """Free the model: shuts the manager down (idempotent; it may be shared with, and already shut by, the engines)."""
+        self.manager.shutdown()
+
     def align(self, spans: Sequence[WordSpan], samples: np.ndarray, sample_rate: int) -> list[tuple[float, float] | None]:
         """Each word's (start, end) in seconds from the audio's start; None for a word the aligner could not place."""
         if not spans:

@@ -99,9 +99,13 @@ class ScriptedAligner:
         self.failure = failure
         self.calls = 0
         self.warmed = 0
+        self.closed = False
 
     def warm(self) -> None:
         self.warmed += 1
+
+    def close(self) -> None:
+        self.closed = True
 
     def align(self, spans: Sequence[WordSpan], samples: np.ndarray, sample_rate: int) -> list[tuple[float, float] | None]:
         self.calls += 1
@@ -193,7 +197,7 @@ def test_preparing_a_context_warms_the_multilingual_aligner(scripted: ScriptedAl
     while scripted.warmed == 0 and time.monotonic() < deadline:
         time.sleep(0.01)
     timer.shutdown()
-    assert scripted.warmed == 1
+    assert scripted.warmed == 1 and scripted.closed  # the server stopping frees the aligner's model
 
 
 # -- the real aligner on a tiny random checkpoint, through the model manager ---------------------------
