@@ -165,7 +165,7 @@ def import_qwen_asr() -> types.ModuleType:
         except Exception as exc:  # noqa: BLE001
             raise Qwen3Unavailable(f"the torch stack is not installed or broken ({exc}); {INSTALL_HINT}") from exc
         for name, submodules in _ALIGNER_UNUSED.items():
-            if name not in sys.modules and not _importable(name, submodules):
+            if sys.modules.get(name) is None and not _importable(name, submodules):  # None: blocked, as absent
                 _stub_module(name, submodules, used_by="qwen-asr's Japanese word splitter")
                 _stubbed.append(name)
         try:
