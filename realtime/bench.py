@@ -24,6 +24,10 @@ noisy machine decides too much of them.
 5. Output formats (`--formats`, default all seven): each encoder's cost per second of
    audio, and per format over the socket the first audio message, the first bytes and
    the first audible audio (see realtime/bench_formats.py).
+6. First audible sample (`--audible-runs`): over the socket and HTTP, the first byte beside
+   the first sample over -50 dBFS, and when a player starting at the first byte plays it
+   (see realtime/bench_audible.py); with the engine's own leading silence, which the
+   server cuts to a short lead-in at the start of each stream.
 """
 
 from __future__ import annotations
@@ -43,8 +47,10 @@ from typing import Any
 import numpy as np
 from websockets.exceptions import WebSocketException
 
+from realtime.audio.lead_in import LEAD_IN_MS
 from realtime.audio.resample import OUTPUT_SAMPLE_RATES
 from realtime.backend.backend import TTSBackend
+from realtime.bench_audible import HEARD_TARGET_MS, audible_figures, describe_threshold, engine_leading_silence_ms
 from realtime.bench_formats import ENCODE_REPEATS, encode_cost, engine_audio, socket_latency
 from realtime.client import RealtimeClient, ServerError
 from realtime.config import ServerConfig
@@ -60,6 +66,7 @@ OVERHEAD_TARGET_MS = 5.0
 LINE_TIMEOUT_S = 60.0
 FORMATS = ("pcm", "wav", "flac", "ogg", "opus", "mp3", "aac")
 DEFAULT_FORMAT_RUNS = 10
+DEFAULT_AUDIBLE_RUNS = 10
 
 
 # -- figures -------------------------------------------------------------------------------------
@@ -104,14 +111,18 @@ class LevelResult:
 
 # -- 1. engine first chunk -----------------------------------------------------------------------
 async def engine_first_chunk_ms(backend: TTSBackend, segment_text: str) -> float:
-    """Prepare and open the voice (untimed), then time `stream()` to its first chunk."""
+    """Prepare and open the voice (untimed), then time `stream()` to its first chunk.
+
+    The segment opens its stream, as on the socket: the leading silence is cut the same way,
+    so the paired difference is the server's overhead alone.
+    """
     request, errors = await backend.prepare_voice(VoiceSpec(seed=BENCH_SEED), BENCH_SEED)
     if request is None:
         raise RuntimeError("; ".join(e.describe() for e in errors))
     voice = await backend.open_voice(request)
     try:
         started = time.perf_counter()
-        stream = backend.stream(voice, segment_text)
+        stream = backend.stream(voice, segment_text, first_segment_of=request)
         try:
             await stream.__anext__()
             elapsed = time.perf_counter() - started
@@ -332,6 +343,7 @@ async def run_bench(args: argparse.Namespace, url: str, server_label: str) -> di
                 print(f"  error at {level.sessions} sessions: {sample}")
 
         formats = await _format_section(args, url, session_fields, backend, info.sample_rate) if args.formats else []
+        audible = await _audible_section(args, url, session_fields, backend, info.sample_rate)
 
         return {
             "machine": _machine(),
@@ -348,6 +360,7 @@ async def run_bench(args: argparse.Namespace, url: str, server_label: str) -> di
             "concurrency_pass": concurrency_pass,
             "formats": formats,
             "formats_sample_rate": args.format_rate,
+            "audible": audible,
         }
     finally:
         await backend.shutdown()
@@ -380,6 +393,44 @@ async def _format_section(
           "first chunk;")
     print("  audio/bytes/audible: first audio message, first message with data, first moment the bytes so far")
     print("  decode to real audio (priming excluded); held ms: audio the engine had made by then (p50)")
+    return rows
+
+
+async def _audible_section(
+    args: argparse.Namespace, url: str, session_fields: dict[str, Any], backend: TTSBackend, engine_rate: int
+) -> dict[str, Any]:
+    """6. First byte and first audible sample, socket and HTTP, pcm at the engine's rate."""
+    print()
+    print(f"6. First audible sample (> {describe_threshold()}), pcm {engine_rate} Hz, {args.audible_runs} lines "
+          "per transport (ms from sending the line)")
+    engine_silence = engine_leading_silence_ms(await engine_audio(backend, args.text, BENCH_SEED), engine_rate)
+    figures = await audible_figures(url, session_fields, args.text, BENCH_SEED, engine_rate, args.audible_runs,
+                                    _open_ready_session, LINE_TIMEOUT_S)
+    print(f"  {'':9} {'1st byte p50':>12} {'p95':>7} {'audible at p50':>14} {'heard p50':>9} {'p95':>7} "
+          f"{'heard-1st byte p50':>18} {'p95':>7}")
+    rows: dict[str, Any] = {"engine_leading_silence_ms": engine_silence, "target_ms": HEARD_TARGET_MS}
+    for transport, timings in figures.items():
+        row = {
+            "lines": len(timings),
+            "first_byte_ms": summarize([t.first_byte_ms for t in timings]),
+            "audible_at_ms": summarize([t.audible_at_ms for t in timings]),
+            "audible_arrival_ms": summarize([t.audible_arrival_ms for t in timings]),
+            "heard_ms": summarize([t.heard_ms for t in timings]),
+            "heard_after_first_byte_ms": summarize([t.heard_after_first_byte_ms for t in timings]),
+        }
+        rows[transport] = row
+        print(f"  {transport:9} {_fmt(row['first_byte_ms']['p50']):>12} {_fmt(row['first_byte_ms']['p95']):>7} "
+              f"{_fmt(row['audible_at_ms']['p50']):>14} {_fmt(row['heard_ms']['p50']):>9} "
+              f"{_fmt(row['heard_ms']['p95']):>7} {_fmt(row['heard_after_first_byte_ms']['p50']):>18} "
+              f"{_fmt(row['heard_after_first_byte_ms']['p95']):>7}", flush=True)
+    worst = [rows[t]["heard_after_first_byte_ms"]["p95"] for t in figures if rows[t]["lines"]]
+    rows["target_pass"] = bool(worst) and max(worst) <= HEARD_TARGET_MS
+    print(f"  audible at: audio time of the first audible sample; heard: when a player starting at the first byte "
+          "plays it")
+    print(f"  the engine's own leading silence: {_fmt(engine_silence)} ms (the server keeps a "
+          f"{LEAD_IN_MS:.0f} ms lead-in at the start of each stream)")
+    print(f"  target: heard within {HEARD_TARGET_MS:.0f} ms of the first byte (p95, both transports): "
+          f"{'PASS' if rows['target_pass'] else 'MISS'}")
     return rows
 
 
@@ -502,6 +553,8 @@ def build_parser(prog: str = "realtime-tts bench") -> argparse.ArgumentParser:
                         help=f"socket lines per format in section 5 (default {DEFAULT_FORMAT_RUNS})")
     parser.add_argument("--format-rate", type=int, default=24000, choices=OUTPUT_SAMPLE_RATES,
                         help="sample rate for section 5 (default 24000)")
+    parser.add_argument("--audible-runs", type=_positive_int, default=DEFAULT_AUDIBLE_RUNS,
+                        help=f"lines per transport for section 6, the first audible sample (default {DEFAULT_AUDIBLE_RUNS})")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures as JSON")
     return parser
 

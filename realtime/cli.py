@@ -18,9 +18,11 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from realtime.voices.cli import add_voices_parser, run_voices
 from realtime.config import ATTN_IMPLEMENTATIONS, DTYPES, ENV_PREFIX, Limits, ServerConfig, check_device, config_from_env
 
 DEFAULT_URL = "ws://127.0.0.1:8000/v1/realtime"
+DEFAULT_DATA_DIR = Path("data")
 # The file extensions `say` understands, and the format it asks the server for.
 EXTENSION_FORMATS = {
     ".wav": "pcm",  # asked as pcm and written as a WAV file with exact sizes
@@ -56,6 +58,12 @@ def _add_serve(subparsers: Any) -> None:
                       help=f"load and warm every checkpoint at start-up; /ready waits for it ({ENV_PREFIX}PRELOAD_MODELS=1)")
     serve.add_argument("--ref-audio-dir", type=Path,
                        help=f"let HTTP clients name reference audio files in this directory ({ENV_PREFIX}REF_AUDIO_DIR)")
+    voices = serve.add_argument_group("saved voices (/v1/voices)")
+    voices.add_argument("--data-dir", type=Path,
+                        help=f"directory of the saved-voice library (default ./data; {ENV_PREFIX}DATA_DIR)")
+    voices.add_argument("--max-voices-per-key", type=int, help=f"default 100; {ENV_PREFIX}MAX_VOICES_PER_KEY")
+    voices.add_argument("--max-voice-store-bytes", type=int,
+                        help=f"total size of all saved voices (default 256 MiB); {ENV_PREFIX}MAX_VOICE_STORE_BYTES")
     limits = serve.add_argument_group("limits (echoed to clients in session.ready)")
     for f in fields(Limits):
         kind = type(getattr(Limits(), f.name))
@@ -76,9 +84,12 @@ def config_from_args(args: argparse.Namespace, base: ServerConfig | None = None)
     changes = {
         name: getattr(args, name)
         for name in ("host", "port", "models_dir", "engine_threads", "log_level",
-                     "device", "dtype", "attn_implementation", "model_idle_unload_s", "preload_models", "ref_audio_dir")
+                     "device", "dtype", "attn_implementation", "model_idle_unload_s", "preload_models", "ref_audio_dir",
+                     "data_dir", "max_voices_per_key", "max_voice_store_bytes")
         if getattr(args, name) is not None
     }
+    if changes.get("data_dir") is None and config.data_dir is None:
+        changes["data_dir"] = DEFAULT_DATA_DIR  # `serve` keeps saved voices unless told where
     if args.api_keys:
         changes["api_keys"] = tuple(args.api_keys)
     if args.allowed_origins:
@@ -95,7 +106,8 @@ def _add_say(subparsers: Any) -> None:
     say.add_argument("-o", "--output", type=Path, required=True, help="output file; its extension picks the format")
     say.add_argument("--url", default=DEFAULT_URL, help=f"server WebSocket URL (default {DEFAULT_URL})")
     say.add_argument("--token", help="API token, if the server requires one")
-    say.add_argument("--mode", default="custom_voice")
+    say.add_argument("--voice", help="a saved voice's id (see `realtime-tts voices`); fixes mode and model")
+    say.add_argument("--mode")
     say.add_argument("--model")
     say.add_argument("--speaker")
     say.add_argument("--instruct")
@@ -113,7 +125,7 @@ async def _say(args: argparse.Namespace) -> int:
         print(f"error: unknown output extension {suffix!r}; use one of {', '.join(EXTENSION_FORMATS)}", file=sys.stderr)
         return 2
     fields_ = {
-        "mode": args.mode, "model": args.model, "speaker": args.speaker, "instruct": args.instruct,
+        "voice": args.voice, "mode": args.mode or (None if args.voice else "custom_voice"), "model": args.model, "speaker": args.speaker, "instruct": args.instruct,
         "language": args.language, "seed": args.seed, "format": EXTENSION_FORMATS[suffix],
         "sample_rate": args.sample_rate,
     }
@@ -155,9 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_serve(subparsers)
     _add_say(subparsers)
+    add_voices_parser(subparsers)
     subparsers.add_parser("bench", help="benchmark time to first audio and concurrency", add_help=False)
     subparsers.add_parser(
         "bench-qwen", help="Qwen3 streaming engine vs the official generate_custom_voice (needs `scripts/setup qwen`)", add_help=False
+    )
+    subparsers.add_parser(
+        "bench-voices", help="first audio with saved voices vs predefined speakers (needs Qwen3 checkpoints)",
+        add_help=False,
     )
     subparsers.add_parser(
         "bench-words", help="word timestamps: boundary error, aligner cost, first audio with them on", add_help=False
@@ -174,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         from realtime.engines.qwen3 import bench_engine
 
         return bench_engine.main(rest)
+    if args.command == "bench-voices":
+        from realtime import bench_voices
+
+        return bench_voices.main(rest)
     if args.command == "bench-words":
         from realtime.words import bench as bench_words
 
@@ -184,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         return build.main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "voices":
+        return run_voices(args)
     if args.command == "serve":
         from realtime.server.run import serve
 

@@ -51,6 +51,10 @@ class ServerConfig:
     model_idle_unload_s: float = 300.0
     preload_models: bool = False  # load and warm every Qwen3 checkpoint at start-up (/ready waits for it)
     ref_audio_dir: Path | None = None  # HTTP `ref_audio: "file:<name>"` reads only here; None: never
+    # Saved voices (/v1/voices): a SQLite file under data_dir; None: saved voices are off.
+    data_dir: Path | None = None
+    max_voices_per_key: int = 100
+    max_voice_store_bytes: int = 256 * MIB
 
     def with_limits(self, **changes: Any) -> ServerConfig:
         return replace(self, limits=replace(self.limits, **changes))
@@ -117,6 +121,9 @@ def config_from_env(env: Mapping[str, str] | None = None) -> ServerConfig:
         engine_threads=int(env.get(ENV_PREFIX + "ENGINE_THREADS", base.engine_threads)),
         log_level=env.get(ENV_PREFIX + "LOG_LEVEL", base.log_level),
         ref_audio_dir=Path(env[ENV_PREFIX + "REF_AUDIO_DIR"]) if env.get(ENV_PREFIX + "REF_AUDIO_DIR") else None,
+        data_dir=Path(env[ENV_PREFIX + "DATA_DIR"]) if env.get(ENV_PREFIX + "DATA_DIR") else None,
+        max_voices_per_key=int(env.get(ENV_PREFIX + "MAX_VOICES_PER_KEY", base.max_voices_per_key)),
+        max_voice_store_bytes=int(env.get(ENV_PREFIX + "MAX_VOICE_STORE_BYTES", base.max_voice_store_bytes)),
         **_model_options_from_env(env, base),
     )
 

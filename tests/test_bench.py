@@ -14,11 +14,11 @@ def _positive(value: object) -> bool:
 
 def test_bench_small_run_writes_figures(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "b.json"
-    assert main(["--runs", "2", "--concurrency", "1,2", "--format-runs", "2", "--json", str(out)]) == 0
+    assert main(["--runs", "2", "--concurrency", "1,2", "--format-runs", "2", "--audible-runs", "2", "--json", str(out)]) == 0
 
     printed = capsys.readouterr().out
     assert "engine first chunk" in printed and "socket TTFA" in printed and "Concurrency" in printed
-    assert "Output formats" in printed
+    assert "Output formats" in printed and "First audible sample" in printed
 
     report = json.loads(out.read_text())
     assert report["machine"]["cpu_count"] >= 1 and report["machine"]["python"]
@@ -60,8 +60,18 @@ def test_bench_small_run_writes_figures(tmp_path: Path, capsys) -> None:  # type
     assert by_format["pcm"]["socket_ms"]["audio_before_audible"]["p50"] <= 100.0 + 1e-6
     assert by_format["ogg"]["socket_ms"]["audio_before_audible"]["p50"] > 100.0
 
+    audible = report["audible"]
+    assert audible["engine_leading_silence_ms"] > 100  # the embedded engine's silence before speech
+    for transport in ("socket", "http"):
+        row = audible[transport]
+        assert row["lines"] == 2, row
+        assert _positive(row["first_byte_ms"]["p50"]) and row["heard_ms"]["p50"] >= row["first_byte_ms"]["p50"]
+        assert row["audible_at_ms"]["max"] <= 6.0, row  # cut to the 5 ms lead-in
+    assert isinstance(audible["target_pass"], bool)
+
 
 def test_bench_format_options_are_checked(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["--formats", "pcm,mp4"]) == 2
     assert "formats must be among" in capsys.readouterr().err
     assert main(["--format-rate", "11025"]) == 2
+

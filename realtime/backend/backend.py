@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -18,10 +18,20 @@ from typing import Any
 import numpy as np
 
 from realtime.audio.encoders import encode_audio as _encode_audio
+from realtime.audio.lead_in import LeadingSilenceTrimmer
 from realtime.audio.reference import ReferenceAudioError, decode_reference_audio
 from realtime.backend.threaded import ThreadedStream
 from realtime.config import Limits
-from realtime.engines.base import CancelFlag, Engine, EngineChunk, GenerationError, ModelInfo, Voice, VoiceRequest
+from realtime.engines.base import (
+    CancelFlag,
+    Engine,
+    EngineChunk,
+    GenerationError,
+    ModelInfo,
+    Voice,
+    VoicePrint,
+    VoiceRequest,
+)
 from realtime.engines.hibari_engine import HibariEngine
 from realtime.protocol.errors import ErrorCode, FieldError
 from realtime.protocol.messages import VoiceSpec, parse_voice
@@ -54,6 +64,33 @@ class UtterancePiece:
     char_start: int = 0  # where it starts in the utterance's text
 
 
+def _trimmed(chunks: Iterator[EngineChunk], trimmer: LeadingSilenceTrimmer) -> Iterator[EngineChunk]:
+    """The engine's chunks with the leading silence cut (runs in the worker thread, step by step with the engine).
+
+    Chunks that hold only silence are kept back until sound starts; a notice on one of them
+    rides on the next chunk that goes out. Closing this generator closes the engine's.
+    """
+    notices: list[str] = []
+    try:
+        for chunk in chunks:
+            if chunk.notice:
+                notices.append(chunk.notice)
+            pieces = trimmer.push(chunk.samples)
+            if chunk.final:
+                pieces += trimmer.finish()
+                pieces = pieces or [chunk.samples[:0]]  # the segment's end goes out even with no samples
+            for index, samples in enumerate(pieces):
+                last = index == len(pieces) - 1
+                notice = "; ".join(notices) if last and notices else None
+                yield EngineChunk(samples, final=chunk.final and last, notice=notice)
+            if pieces:
+                notices = []
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
 def draw_seed() -> int:
     """A fresh session seed, 0..2^32-1, from the OS (never from a shared global RNG)."""
     return secrets.randbits(32)
@@ -69,8 +106,11 @@ class TTSBackend:
         engine_threads: int = 2,
         limits: Limits | None = None,
         word_timer: WordTimer | None = None,
+        trim_leading_silence: bool = True,
     ) -> None:
         self._engine_threads = max(1, engine_threads)
+        # Cut the engine's silence before speech at the start of a stream (see realtime/audio/lead_in.py).
+        self.trim_leading_silence = trim_leading_silence
         self._engines: dict[str, Engine] = {
             engine.info.name: engine for engine in (engines or [HibariEngine(threads=self._engine_threads)])
         }
@@ -121,6 +161,13 @@ class TTSBackend:
         """Sessions this server takes at once: the configured limit, capped by the engines."""
         return min([self.limits.max_sessions, *(e.info.capacity for e in self._engines.values())])
 
+    def engine(self, name: str) -> Engine | None:
+        return self._engines.get(name)
+
+    async def run_blocking(self, function: Any, *args: Any) -> Any:
+        """Run heavy model work (a saved voice's extraction) in the engine threads, off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._require_executor(), function, *args)
+
     def default_model(self, mode: str) -> str | None:
         return next((e.info.name for e in self._engines.values() if mode in e.info.modes), None)
 
@@ -162,8 +209,13 @@ class TTSBackend:
             engine = self._engines[default]
         return engine.info.name, engine.check(spec)
 
-    async def prepare_voice(self, spec: VoiceSpec, seed: int) -> tuple[VoiceRequest | None, list[FieldError]]:
-        """Everything `session.start` or `context.start` must judge at once, decoding reference audio off the loop."""
+    async def prepare_voice(
+        self, spec: VoiceSpec, seed: int, saved: VoicePrint | None = None
+    ) -> tuple[VoiceRequest | None, list[FieldError]]:
+        """Everything `session.start` or `context.start` must judge at once, decoding reference audio off the loop.
+
+        `saved` is a saved voice's stored prompt (`spec.voice` names it): no reference audio to decode.
+        """
         model, errors = self.check_voice(spec)
         reference = None
         if spec.mode == "voice_clone" and spec.ref_audio is not None:
@@ -186,7 +238,10 @@ class TTSBackend:
         engine = self._engines[model]
         if spec.mode == "custom_voice" and spec.speaker is None and engine.info.speakers:
             spec = replace(spec, speaker=engine.info.speakers[0])  # PROTOCOL: the model's first listed speaker
-        return VoiceRequest(spec=spec, model=model, seed=seed, reference=reference, notices=engine.notices(spec)), []
+        return VoiceRequest(
+            spec=spec, model=model, seed=seed, reference=reference, notices=engine.notices(spec),
+            saved=saved, voice_id=spec.voice if saved is not None else None,
+        ), []
 
     def model_info(self, name: str) -> ModelInfo:
         return self._engines[name].info
@@ -208,10 +263,22 @@ class TTSBackend:
         except Exception as exc:
             raise GenerationError(f"preparing the voice on {request.model} failed: {exc}") from exc
 
-    def stream(self, voice: Voice, text: str, cancel: CancelFlag | None = None) -> ThreadedStream[EngineChunk]:
-        """One segment's audio as it is made; close the stream to stop the engine."""
+    def stream(
+        self, voice: Voice, text: str, cancel: CancelFlag | None = None, *, first_segment_of: VoiceRequest | None = None
+    ) -> ThreadedStream[EngineChunk]:
+        """One segment's audio as it is made; close the stream to stop the engine.
+
+        `first_segment_of`: the request whose stream this segment opens (a context's or an HTTP
+        request's first segment). There the engine's silence before speech only delays the
+        answer, so it is cut to a short lead-in; later segments keep their pauses, which are
+        part of the speech's rhythm.
+        """
         cancel = cancel or CancelFlag()
-        return ThreadedStream(voice.synthesize(text, cancel), self._require_executor(), cancel)
+        chunks = voice.synthesize(text, cancel)
+        if first_segment_of is not None and self.trim_leading_silence:
+            rate = self.model_info(first_segment_of.model).sample_rate
+            chunks = _trimmed(chunks, LeadingSilenceTrimmer(rate))
+        return ThreadedStream(chunks, self._require_executor(), cancel)
 
     # -- the facade of the seed document --------------------------------------------------------
     async def _generate(self, text: str, fields: dict[str, Any]) -> AsyncIterator[AudioChunk]:
@@ -250,7 +317,7 @@ class TTSBackend:
         voice = await self.open_voice(request)
         try:
             for index, segment in enumerate(segments):
-                stream = self.stream(voice, segment.text)
+                stream = self.stream(voice, segment.text, first_segment_of=request if index == 0 else None)
                 try:
                     async for chunk in stream:
                         yield UtterancePiece(index, len(segments), chunk, segment.text, segment.char_start)

@@ -36,6 +36,7 @@ class ModelInfo:
     generation_settings: tuple[str, ...]
     sample_rate: int
     capacity: int
+    family: str = ""  # models of one family share a speaker-embedding space (saved voices move between them)
 
     def describe(self) -> str:
         speakers = f"; speakers: {', '.join(self.speakers)}" if self.speakers else ""
@@ -67,6 +68,28 @@ class CancelFlag:
         return self._event.is_set()
 
 
+class VoiceFeatureError(ValueError):
+    """The model cannot do what a saved-voice operation asks (it clones no voices, the audio is unusable...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VoicePrint:
+    """A cloned voice in engine terms, computed once and stored: what a context needs to speak it.
+
+    `x_vector` is the speaker embedding (float32, 1-D); an in-context voice also has
+    `ref_codes` (int64, frames x codebooks), the codec frames of its reference audio, and
+    `ref_text`, their transcript. Using one skips decoding and encoding the reference.
+    """
+
+    x_vector: np.ndarray
+    ref_codes: np.ndarray | None = None
+    ref_text: str | None = None
+
+    @property
+    def in_context(self) -> bool:
+        return self.ref_codes is not None and bool(self.ref_text)
+
+
 @dataclass(frozen=True, slots=True)
 class VoiceRequest:
     """A validated voice, bound to a model, with its seed and decoded reference audio."""
@@ -76,6 +99,8 @@ class VoiceRequest:
     seed: int
     reference: ReferenceAudio | None = None
     notices: tuple[str, ...] = ()  # what the client should know, e.g. an instruct this model ignores
+    saved: VoicePrint | None = None  # a saved voice: used instead of decoding reference audio
+    voice_id: str | None = None  # the saved voice's id, when the request names one
 
 
 class Voice(ABC):
@@ -110,6 +135,10 @@ class Engine(ABC):
     @abstractmethod
     def open_voice(self, request: VoiceRequest) -> Voice:
         """Prepare a voice for one context (blocking; run off the event loop)."""
+
+    def extract_voice(self, samples: np.ndarray, ref_text: str | None, x_vector_only: bool) -> VoicePrint:
+        """Turn 24 kHz mono reference audio into a storable voice (blocking). Only cloning models can."""
+        raise VoiceFeatureError(f"model {self.info.name} cannot clone a voice from reference audio")
 
     def shutdown(self) -> None:
         """Free memory."""

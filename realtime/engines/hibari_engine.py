@@ -140,10 +140,6 @@ class HibariEngine(Engine):
                     ErrorCode.UNKNOWN_VOICE,
                 )
             )
-        if spec.instruct is not None:
-            errors.append(
-                FieldError("instruct", f"model {HIBARI_MODEL_NAME} does not take a style instruct; leave it out")
-            )
         if spec.language not in self.info.languages:
             errors.append(
                 FieldError(
@@ -151,11 +147,21 @@ class HibariEngine(Engine):
                     f"model {HIBARI_MODEL_NAME} speaks English only; use one of: {', '.join(self.info.languages)}",
                 )
             )
-        for name in spec.generation.given():
-            errors.append(
-                FieldError(f"generation.{name}", f"model {HIBARI_MODEL_NAME} does not sample; it takes no generation settings")
-            )
         return errors
+
+    def notices(self, spec: VoiceSpec) -> tuple[str, ...]:
+        """Settings this model cannot use are ignored, not refused: a client written for another model still gets audio."""
+        notices: list[str] = []
+        if spec.instruct is not None:
+            notices.append(
+                f"model {HIBARI_MODEL_NAME} takes no style instruct: `instruct` (`instructions` over HTTP) is ignored"
+            )
+        given = list(spec.generation.given())
+        if given:
+            notices.append(
+                f"model {HIBARI_MODEL_NAME} does not sample: generation settings are ignored ({', '.join(given)})"
+            )
+        return tuple(notices)
 
     def open_voice(self, request: VoiceRequest) -> Voice:
         return HibariVoice(self, request.seed)

@@ -11,6 +11,7 @@ from starlette.routing import Route
 from realtime.http.access import check_access
 from realtime.http.catalog import get_model, list_models, list_voices
 from realtime.http.errors import ApiError
+from realtime.http.saved_voices import voice_item, voice_sample, voices_collection
 from realtime.http.speech import create_speech
 
 
@@ -56,5 +57,10 @@ def http_routes() -> list[Route]:
         Route("/v1/models", _api(("GET",), list_models), name="models", methods=ALL_METHODS),
         Route("/v1/models/{model:path}", _api(("GET",), get_model), name="model", methods=ALL_METHODS),
         Route("/v1/audio/voices", _api(("GET",), list_voices), name="voices", methods=ALL_METHODS),
+        Route("/v1/voices", _api(("GET", "POST"), voices_collection), name="saved_voices", methods=ALL_METHODS),
+        Route("/v1/voices/{voice_id}", _api(("GET", "PATCH", "DELETE"), voice_item), name="saved_voice",
+              methods=ALL_METHODS),
+        Route("/v1/voices/{voice_id}/sample", _api(("GET",), voice_sample), name="saved_voice_sample",
+              methods=ALL_METHODS),
         Route("/metrics", _api(("GET",), metrics_endpoint), name="metrics", methods=ALL_METHODS),
     ]

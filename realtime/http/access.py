@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from realtime.auth import AccessPolicy, bearer_token
 from realtime.http.errors import ApiError
+from realtime.voices.library import owner_of
 
 
 def check_access(headers: Mapping[str, str], policy: AccessPolicy) -> None:
@@ -20,3 +21,8 @@ def check_access(headers: Mapping[str, str], policy: AccessPolicy) -> None:
             "invalid_api_key",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+
+def request_owner(headers: Mapping[str, str], policy: AccessPolicy) -> str:
+    """Whose saved voices a request (already admitted) acts on: its API key's hash, or "" with keys off."""
+    return owner_of(bearer_token(headers)) if policy.requires_token else ""

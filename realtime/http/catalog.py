@@ -75,5 +75,12 @@ async def get_model(request: Request) -> Response:
 
 
 async def list_voices(request: Request) -> Response:
+    """Per model its speakers and OpenAI's names, plus the caller's saved voices (`saved_voices`)."""
+    from realtime.http.saved_voices import saved_voice_entries
+
     backend = _guarded(request)
-    return JSONResponse({"object": "list", "data": [voices_entry(info) for info in backend.models()]})
+    return JSONResponse({
+        "object": "list",
+        "data": [voices_entry(info) for info in backend.models()],
+        "saved_voices": await saved_voice_entries(request),
+    })

@@ -22,7 +22,7 @@ from realtime.audio.encoders import UnsupportedFormatError, create_encoder
 from realtime.backend.backend import TTSBackend, draw_seed
 from realtime.config import Limits
 from realtime.engines.base import VoiceRequest
-from realtime.http.access import check_access
+from realtime.http.access import check_access, request_owner
 from realtime.http.bodies import MEDIA_TYPES, SSE_MEDIA_TYPE, raw_body, sse_events
 from realtime.http.errors import ApiError, Problem, combine, problem_from_field
 from realtime.http.protocol import SpeechRequest, parse_speech_request
@@ -31,7 +31,8 @@ from realtime.http.streaming import RacingStreamingResponse
 from realtime.http.synthesis import OutputPlan, StreamStats, encoded_speech
 from realtime.http.voices import resolve_model, resolve_speaker, socket_voice_fields
 from realtime.metrics import Metrics
-from realtime.protocol.errors import FieldError
+from realtime.voices.requests import is_voice_id
+from realtime.protocol.errors import ErrorCode, FieldError
 from realtime.protocol.messages import MODES, VoiceSpec, parse_voice
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,10 @@ async def _voice_spec(request: Request, speech: SpeechRequest, problems: list[Pr
     model = resolve_model(speech.model, served) if speech.model else None
     bound = model if model in served else backend.default_model(mode)
     info = backend.model_info(bound) if bound in served else None
-    speaker = resolve_speaker(speech.voice, info) if mode == "custom_voice" and speech.voice else None
+    saved_voice = speech.voice if is_voice_id(speech.voice) else None
+    speaker = (
+        resolve_speaker(speech.voice, info) if mode == "custom_voice" and speech.voice and not saved_voice else None
+    )
     ref_audio = speech.ref_audio
     if speech.ref_audio_file is not None:
         try:
@@ -121,15 +125,17 @@ async def _voice_spec(request: Request, speech: SpeechRequest, problems: list[Pr
             )
         except ApiError as exc:
             problems.append(Problem("ref_audio", exc.message, exc.status, exc.code))
-    if ref_audio is not None and mode != "voice_clone":
+    if ref_audio is not None and mode != "voice_clone" and saved_voice is None:
         problems.append(Problem("ref_audio", "is only used in mode voice_clone; set mode to voice_clone"))
         ref_audio = None
     fields = socket_voice_fields(
         model=model, speaker=speaker, instructions=speech.instructions, ref_audio=ref_audio, passed=speech.voice_fields
     )
+    if saved_voice is not None:
+        fields["voice"] = saved_voice
     spec, field_errors = parse_voice(fields, max_reference_bytes=state.config.limits.max_reference_bytes)
     _add_new(problems, field_errors)
-    if problems and not any(p.param == "mode" for p in problems):
+    if problems and spec.voice is None and not any(p.param == "mode" for p in problems):
         # Also what the model would say (cheap, no I/O), so one error names every problem.
         _add_new(problems, backend.check_voice(spec)[1])
     return spec
@@ -141,13 +147,31 @@ def _add_new(problems: list[Problem], errors: list[FieldError]) -> None:
     problems.extend(p for p in map(problem_from_field, errors) if p.param not in reported)
 
 
-async def _prepare(backend: TTSBackend, spec: VoiceSpec) -> VoiceRequest:
-    """Bind the voice to its model, decoding reference audio off the loop (as session.start does)."""
+async def _prepare(request: Request, spec: VoiceSpec) -> VoiceRequest:
+    """Bind the voice to its model, decoding reference audio (or loading a saved voice) off the loop, as session.start does."""
+    backend: TTSBackend = request.app.state.backend
     seed = spec.seed if spec.seed is not None else draw_seed()
-    voice, errors = await backend.prepare_voice(spec, seed)
+    saved = None
+    if spec.voice is not None:
+        library = request.app.state.voices
+        if library is None:
+            raise ApiError(404, "voice: saved voices are off on this server (it has no --data-dir)", "voice_not_found",
+                           param="voice")
+        resolved, errors = await library.resolve(spec, request_owner(request.headers, request.app.state.access))
+        if resolved is None:
+            raise combine([_saved_voice_problem(error) for error in errors])
+        spec, saved = resolved.spec, resolved.saved
+    voice, errors = await backend.prepare_voice(spec, seed, saved)
     if errors or voice is None:
         raise combine([problem_from_field(error) for error in errors] or [Problem(None, "the voice could not be prepared")])
     return voice
+
+
+def _saved_voice_problem(error: FieldError) -> Problem:
+    """A saved voice that is not there (deleted, another key's, its model gone) is a 404 naming `voice`."""
+    if error.code is ErrorCode.UNKNOWN_VOICE:
+        return Problem("voice", error.message, 404, "voice_not_found")
+    return problem_from_field(error)
 
 
 def _check_format(speech: SpeechRequest) -> list[Problem]:
@@ -180,7 +204,7 @@ async def create_speech(request: Request) -> Response:
         raise combine(problems)
     lease = _Lease(request)
     try:
-        voice = await _prepare(backend, spec)
+        voice = await _prepare(request, spec)
     except BaseException:
         lease.release()
         raise
@@ -202,6 +226,8 @@ async def create_speech(request: Request) -> Response:
                "Cache-Control": "no-store"}
     if voice.spec.speaker:
         headers["X-Speaker"] = voice.spec.speaker
+    if voice.voice_id:
+        headers["X-Voice"] = voice.voice_id
     if voice.notices:  # e.g. an instruct this model ignores (the socket sends these as `notice` messages)
         headers["X-Notice"] = " | ".join(voice.notices)
 

@@ -25,6 +25,9 @@ MAX_SEED: Final = 2**32 - 1
 MAX_SHORT_FIELD_CHARS: Final = 256
 MAX_INSTRUCT_CHARS: Final = 2048
 MAX_REF_TEXT_CHARS: Final = 2048
+MAX_VOICE_ID_CHARS: Final = 64
+# With `voice` (a saved voice's id) these must be absent: the saved voice is the speaker.
+FIELDS_EXCLUDED_BY_VOICE: Final = ("speaker", "instruct", "ref_audio", "ref_text")
 
 LANGUAGES: Final = (
     "auto", "chinese", "english", "french", "german", "italian",
@@ -39,7 +42,7 @@ CLIENT_TYPES: Final = (
     "session.start", "context.start", "text", "flush", "cancel", "end", "ping", "session.end",
 )
 VOICE_FIELDS: Final = (
-    "mode", "model", "speaker", "instruct", "ref_audio", "ref_text",
+    "mode", "model", "voice", "speaker", "instruct", "ref_audio", "ref_text",
     "x_vector_only", "language", "seed", "generation",
 )
 
@@ -82,6 +85,7 @@ class VoiceSpec:
     language: str = "auto"
     seed: int | None = None
     generation: GenerationParams = field(default_factory=GenerationParams)
+    voice: str | None = None  # a saved voice's id: fixes mode (voice_clone) and model
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,9 +257,25 @@ def _read_voice(reader: _Reader, base: VoiceSpec, max_reference_bytes: int) -> V
         changes["seed"] = reader.seed("seed")
     if reader.present("generation"):
         changes["generation"] = reader.generation("generation")
+    if reader.present("voice"):
+        changes["voice"] = reader.string("voice", max_chars=MAX_VOICE_ID_CHARS)
+        _check_saved_voice_fields(reader)
     voice = replace(base, **changes)
-    _check_mode_requirements(reader, voice)
+    if voice.voice is not None:
+        voice = replace(voice, mode="voice_clone")  # the saved voice fixes the mode; its model is bound later
+    else:
+        _check_mode_requirements(reader, voice)
     return voice
+
+
+def _check_saved_voice_fields(reader: _Reader) -> None:
+    """PROTOCOL.md: with `voice`, the fields that would name another speaker must be absent."""
+    for name in FIELDS_EXCLUDED_BY_VOICE:
+        if reader.present(name):
+            reader.fail(name, "must be absent when voice (a saved voice) is given: the saved voice is the speaker")
+    mode = reader.message.get("mode")
+    if mode is not None and mode != "voice_clone":
+        reader.fail("mode", f"a saved voice speaks in mode voice_clone; leave mode out (got {_brief(mode)})")
 
 
 def _check_mode_requirements(reader: _Reader, voice: VoiceSpec) -> None:
@@ -307,9 +327,16 @@ def parse_context_overrides(
 ) -> tuple[VoiceSpec, list[FieldError]]:
     """`context.start`: the session's voice with this context's overrides applied."""
     reader = _Reader(message)
+    fresh = VoiceSpec(language=base.language, seed=base.seed, generation=base.generation, model=None)
     if "mode" in message and message.get("mode") != base.mode and message.get("mode") is not None:
         # A new mode starts from that mode's defaults rather than the session's speaker or instruct.
-        base = VoiceSpec(language=base.language, seed=base.seed, generation=base.generation, model=None)
+        base = fresh
+    elif message.get("voice") is not None:
+        base = fresh  # a saved voice replaces the session's voice whole
+    elif base.voice is not None and any(
+        message.get(name) is not None for name in ("mode", "model", *FIELDS_EXCLUDED_BY_VOICE)
+    ):
+        base = fresh  # the context names its own voice: the session's saved voice does not carry over
     voice = _read_voice(reader, base, max_reference_bytes)
     return voice, reader.errors
 

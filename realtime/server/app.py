@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from realtime.auth import AccessPolicy
 from realtime.backend.backend import TTSBackend
@@ -23,10 +24,14 @@ from realtime.config import ServerConfig, config_from_env
 from realtime.engines.catalog import discover_engines, discover_word_timer, model_managers
 from realtime.http import http_routes
 from realtime.http.errors import ApiError
+from realtime.http.request_id import RequestIdMiddleware
 from realtime.metrics import HttpMetricsMiddleware, Metrics
 from realtime.server.vendor import vendor_routes
 from realtime.server.websocket import realtime_endpoint
 from realtime.session.capacity import SessionSlots
+from realtime.voices.library import VoiceLibrary
+from realtime.voices.sqlite import SQLiteVoiceStore
+from realtime.voices.store import Quota
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +73,14 @@ async def _load_engines(backend: TTSBackend, metrics: Metrics) -> None:
         metrics.model_loaded(name, time.perf_counter() - started, ok=True)
 
 
-def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = None) -> Starlette:
+class RealtimeApp(Starlette):
+    """Starlette, with the request id outside everything else: even a crash's 500 carries `x-request-id`."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestIdMiddleware(super().build_middleware_stack())
+
+
+def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = None) -> RealtimeApp:
     """The app; with no arguments it reads its configuration from the environment (Procfile, uvicorn --factory)."""
     config = config or config_from_env()
     if backend is None:
@@ -78,6 +90,7 @@ def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = 
             word_timer=discover_word_timer(config, engines),
         )
     metrics = Metrics()
+    voices = open_voice_library(config, backend)
     for manager in model_managers(backend.engines(), backend.word_timer):  # Qwen3 models load on first use: count those loads too
         manager.on_load(metrics.model_loaded)
         metrics.watch_model_manager(manager.stats)
@@ -89,6 +102,8 @@ def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = 
         try:
             yield
         finally:
+            if voices is not None:
+                voices.close()
             await backend.shutdown()
 
     routes = [
@@ -106,12 +121,12 @@ def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = 
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(config.allowed_origins),
-                allow_methods=["GET", "POST"],
-                allow_headers=["Authorization", "Content-Type"],
-                expose_headers=["X-Seed", "X-Model", "X-Speaker", "X-Sample-Rate"],
+                allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+                expose_headers=["X-Seed", "X-Model", "X-Speaker", "X-Sample-Rate", "X-Voice", "X-Notice", "X-Request-Id"],
             )
         )
-    app = Starlette(
+    app = RealtimeApp(
         routes=routes,
         lifespan=lifespan,
         middleware=middleware,
@@ -122,4 +137,13 @@ def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = 
     app.state.metrics = metrics
     app.state.backend = backend
     app.state.slots = SessionSlots(backend.capacity)
+    app.state.voices = voices
     return app
+
+
+def open_voice_library(config: ServerConfig, backend: TTSBackend) -> VoiceLibrary | None:
+    """The saved-voice library under `config.data_dir` (migrated at open), or None when voices are off."""
+    if config.data_dir is None:
+        return None
+    quota = Quota(max_voices_per_owner=config.max_voices_per_key, max_store_bytes=config.max_voice_store_bytes)
+    return VoiceLibrary(SQLiteVoiceStore.in_directory(config.data_dir), backend, quota=quota, limits=config.limits)

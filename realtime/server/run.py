@@ -12,6 +12,7 @@ import uvicorn
 
 from realtime.backend.backend import TTSBackend
 from realtime.config import ServerConfig
+from realtime.http.request_id import RequestIdLogFilter
 from realtime.server.app import create_app
 
 # uvicorn refuses frames over its own limit with a bare close; set it above ours so that a
@@ -27,12 +28,17 @@ def uvicorn_config(config: ServerConfig, backend: TTSBackend | None = None) -> u
         ws_max_size=config.limits.max_frame_bytes * WS_MAX_SIZE_FACTOR,
         ws_per_message_deflate=False,  # audio does not compress; deflate only costs latency
         log_level=config.log_level,
+        log_config=None,  # uvicorn's lines go to the root handler too, so they carry the request id
         lifespan="on",
     )
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """One handler for every logger (uvicorn's too); lines written while serving an HTTP request end in its id."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s%(request_tag)s"))
+    handler.addFilter(RequestIdLogFilter())
+    logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
 def serve(config: ServerConfig) -> None:

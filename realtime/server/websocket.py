@@ -62,5 +62,6 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
         origin=websocket.headers.get("origin"),
         header_token=bearer_token(websocket.headers) or subprotocol_token(offered),
         metrics=state.metrics,
+        voices=state.voices,
     )
     await session.run()

@@ -206,7 +206,8 @@ class Context:
     async def _synthesize(self, voice: Voice, segment: Segment) -> None:
         self._generating = True
         self._cancel = CancelFlag()  # closing a segment's stream sets its flag: each segment gets its own
-        stream = self._backend.stream(voice, segment.text, self._cancel)
+        opens = self.request if self._segments_started == 0 else None  # the context's first segment: its leading silence is cut
+        stream = self._backend.stream(voice, segment.text, self._cancel, first_segment_of=opens)
         chunks: AsyncIterator[EngineChunk] = stream
         try:
             chunks = await self._after_previous_words(stream)

@@ -7,7 +7,7 @@ problem is collected, then reported in one error naming them all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from realtime.audio.encoders import UnsupportedFormatError, create_encoder
 from realtime.auth import AccessPolicy
@@ -18,6 +18,10 @@ from realtime.protocol.errors import ErrorCode, FieldError, ProtocolError, combi
 from realtime.protocol.messages import PROTOCOL_VERSION, SessionStart, VoiceSpec, message_type, parse_session_start
 from realtime.session.capacity import SessionSlots
 from realtime.session.context import StreamSettings
+from realtime.voices.library import owner_of
+
+if TYPE_CHECKING:
+    from realtime.voices.library import VoiceLibrary
 
 OVER_CAPACITY_RETRY_MS = 1000
 
@@ -28,6 +32,7 @@ class SessionSetup:
 
     request: VoiceRequest  # the session's default voice, bound to a model, with the session seed
     settings: StreamSettings
+    owner: str = ""  # whose saved voices this session may use (a hash of its API key; "" with keys off)
 
 
 def refuse_connection(admission: AccessPolicy, origin: str | None, slots: SessionSlots) -> ProtocolError | None:
@@ -55,13 +60,27 @@ def check_token(admission: AccessPolicy, header_token: str | None, start: Sessio
 
 
 async def prepare_voice(
-    backend: TTSBackend, spec: VoiceSpec, seed: int, errors: list[FieldError], *, fatal: bool, ctx: str | None = None
+    backend: TTSBackend, spec: VoiceSpec, seed: int, errors: list[FieldError], *, fatal: bool, ctx: str | None = None,
+    voices: VoiceLibrary | None = None, owner: str = "",
 ) -> VoiceRequest:
-    """Bind `spec` to a model (decoding reference audio off the loop) or raise one error naming every problem."""
+    """Bind `spec` to a model (decoding reference audio, or loading a saved voice, off the loop),
+    or raise one error naming every problem."""
     request = None
     if not any(error.field == "mode" for error in errors):
-        request, voice_errors = await backend.prepare_voice(spec, seed)
-        errors = [*errors, *voice_errors]
+        saved = None
+        if spec.voice is not None:
+            if voices is None:
+                voice_errors = [FieldError("voice", "saved voices are off on this server (it has no --data-dir)",
+                                           ErrorCode.UNKNOWN_VOICE)]
+            else:
+                resolved, voice_errors = await voices.resolve(spec, owner)
+                if resolved is not None:
+                    spec, saved = resolved.spec, resolved.saved
+            errors = [*errors, *voice_errors]
+        if spec.voice is None or saved is not None:
+            prepared = backend.prepare_voice(spec, seed, saved=saved) if saved else backend.prepare_voice(spec, seed)
+            request, voice_errors = await prepared
+            errors = [*errors, *voice_errors]
     if errors or request is None:
         default = ErrorCode.BAD_MESSAGE if fatal else ErrorCode.BAD_REQUEST
         raise combine_field_errors(errors, fatal=fatal, ctx=ctx, default_code=default)
@@ -69,7 +88,8 @@ async def prepare_voice(
 
 
 async def accept_start(
-    message: dict[str, Any], backend: TTSBackend, limits: Limits, admission: AccessPolicy, header_token: str | None
+    message: dict[str, Any], backend: TTSBackend, limits: Limits, admission: AccessPolicy, header_token: str | None,
+    voices: VoiceLibrary | None = None,
 ) -> SessionSetup:
     """Validate the first message as `session.start`, all at once; any problem is fatal."""
     kind = message_type(message)
@@ -87,7 +107,8 @@ async def accept_start(
         except UnsupportedFormatError as exc:
             errors.append(FieldError("format", str(exc)))
     seed = start.voice.seed if start.voice.seed is not None else draw_seed()
-    request = await prepare_voice(backend, start.voice, seed, errors, fatal=True)
+    owner = owner_of(header_token or start.token) if admission.requires_token else ""
+    request = await prepare_voice(backend, start.voice, seed, errors, fatal=True, voices=voices, owner=owner)
     settings = StreamSettings(
         format=start.format,
         sample_rate=start.sample_rate,
@@ -96,7 +117,7 @@ async def accept_start(
         max_segment_chars=limits.max_segment_chars,
         max_buffered_chars=limits.max_buffered_chars,
     )
-    return SessionSetup(request=request, settings=settings)
+    return SessionSetup(request=request, settings=settings, owner=owner)
 
 
 def notice_messages(request: VoiceRequest, ctx: str | None = None) -> list[dict[str, Any]]:
@@ -107,6 +128,7 @@ def notice_messages(request: VoiceRequest, ctx: str | None = None) -> list[dict[
 def ready_message(session_id: str, setup: SessionSetup, limits: Limits, max_sessions: int) -> dict[str, Any]:
     """`session.ready`: the effective settings, the seed and every limit."""
     spec = setup.request.spec
+    saved = {"voice": setup.request.voice_id} if setup.request.voice_id else {}
     return {
         "type": "session.ready",
         "session_id": session_id,
@@ -121,4 +143,5 @@ def ready_message(session_id: str, setup: SessionSetup, limits: Limits, max_sess
         "segmentation": setup.settings.segmentation,
         "timestamps": setup.settings.timestamps,
         "limits": {**limits.to_wire(), "max_sessions": max_sessions},
+        **saved,
     }

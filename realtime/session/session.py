@@ -38,6 +38,7 @@ from realtime.session.handshake import (
 )
 from realtime.session.outbox import Outbox, OutboxClosed
 from realtime.session.transport import Disconnected, Transport
+from realtime.voices.library import VoiceLibrary, VoiceLibraryError
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class Session:
         origin: str | None = None,
         header_token: str | None = None,
         metrics: Metrics | None = None,
+        voices: VoiceLibrary | None = None,
     ) -> None:
         self.id = secrets.token_hex(6)
         self._transport = transport
@@ -71,6 +73,7 @@ class Session:
         self._origin = origin
         self._header_token = header_token
         self._metrics = metrics
+        self._voices = voices
         self._outbox = Outbox()
         self._contexts: dict[str, Context] = {}
         # Names whose context the server finished (failed or cancelled) before the client's `end`:
@@ -142,7 +145,9 @@ class Session:
                 ErrorCode.TIMEOUT, f"no session.start within {self._limits.start_timeout_s:g} s", fatal=True
             ) from None
         message = decode_frame(frame.data, max_bytes=self._limits.max_frame_bytes, started=False)
-        setup = await accept_start(message, self._backend, self._limits, self._admission, self._header_token)
+        setup = await accept_start(
+            message, self._backend, self._limits, self._admission, self._header_token, self._voices
+        )
         spec = setup.request.spec
         logger.info(
             "session %s started: mode=%s model=%s format=%s rate=%d seed=%d",
@@ -190,7 +195,10 @@ class Session:
         assert self._setup is not None
         timestamps, timestamp_errors = parse_timestamps(message, self._setup.settings.timestamps)
         seed = spec.seed if spec.seed is not None else session_voice.seed
-        request = await prepare_voice(self._backend, spec, seed, [*errors, *timestamp_errors], fatal=False, ctx=ctx)
+        request = await prepare_voice(
+            self._backend, spec, seed, [*errors, *timestamp_errors], fatal=False, ctx=ctx, voices=self._voices,
+            owner=self._owner,
+        )
         self._check_can_open(ctx)  # again: another message may have opened it while the voice was prepared
         self._open_context(ctx, request, timestamps)
         for notice in notice_messages(request, ctx):
@@ -208,7 +216,7 @@ class Session:
                 f"text message of {len(text)} characters is over the limit of {limit}",
                 ctx=ctx,
             )
-        self._open_for_text(ctx).add_text(text)
+        (await self._open_for_text(ctx)).add_text(text)
 
     async def _on_flush(self, message: dict[str, Any]) -> None:
         ctx = _ctx(message)
@@ -224,7 +232,7 @@ class Session:
         if ctx not in self._contexts and ctx in self._finished_before_end:
             del self._finished_before_end[ctx]
             return
-        self._open_for_text(ctx).end()
+        (await self._open_for_text(ctx)).end()
 
     async def _on_cancel(self, message: dict[str, Any]) -> None:
         ctx, errors = parse_ctx(message, allow_all=True)
@@ -281,13 +289,37 @@ class Session:
                 ctx=context.name,
             )
 
-    def _open_for_text(self, ctx: str) -> Context:
+    @property
+    def _owner(self) -> str:
+        return self._setup.owner if self._setup is not None else ""
+
+    async def _open_for_text(self, ctx: str) -> Context:
         context = self._contexts.get(ctx)
         if context is None:
             self._check_room(ctx)
-            return self._open_context(ctx, self._session_voice())
+            request = self._session_voice()
+            await self._check_saved_voice_exists(request, ctx)
+            context = self._contexts.get(ctx)  # another message may have opened it meanwhile
+            if context is None:
+                self._check_room(ctx)
+                return self._open_context(ctx, request)
         self._require_open(context)
         return context
+
+    async def _check_saved_voice_exists(self, request: VoiceRequest, ctx: str) -> None:
+        """A new context on a saved voice deleted since session.start is refused (open ones keep speaking)."""
+        if request.voice_id is None or self._voices is None:
+            return
+        try:
+            await self._voices.get(self._owner, request.voice_id)
+        except VoiceLibraryError:
+            raise ProtocolError(
+                ErrorCode.UNKNOWN_VOICE,
+                f"voice: saved voice {request.voice_id!r} was deleted; contexts already open keep speaking it, "
+                "new ones cannot",
+                ctx=ctx,
+                details={"fields": ["voice"]},
+            ) from None
 
     def _open_context(self, ctx: str, request: VoiceRequest, timestamps: str | None = None) -> Context:
         assert self._setup is not None

@@ -16,12 +16,19 @@ export function realtimeUrl(location) {
  * as it comes, is the one truth about what is wrong.
  */
 export function buildSessionStart(values) {
-  const start = { type: "session.start", mode: values.mode };
+  const start = { type: "session.start" };
   const put = (key, value) => {
     if (value !== undefined && value !== null && value !== "") start[key] = value;
   };
-  put("model", values.model);
-  if (values.mode === "custom_voice") {
+  if (values.savedVoice) {
+    start.voice = values.savedVoice; // a saved voice fixes mode and model; no speaker fields go with it
+  } else {
+    start.mode = values.mode;
+    put("model", values.model);
+  }
+  if (values.savedVoice) {
+    // nothing more about the voice
+  } else if (values.mode === "custom_voice") {
     put("speaker", values.speaker.trim());
     put("instruct", values.instruct.trim());
   } else if (values.mode === "voice_design") {

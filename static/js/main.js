@@ -10,6 +10,7 @@ import { LevelMeter } from "./meter.js";
 import { PcmStreamDecoder } from "./pcm.js";
 import { StreamPlayer } from "./player.js";
 import { ReferenceRecorder, readReferenceFile } from "./reference.js";
+import { createSavedVoice, deleteSavedVoice, listSavedVoices } from "./voices.js";
 
 const MSGPACK_URL = "/vendor/msgpack/index.mjs";
 const JITTER_BUFFER_SECONDS = 0.15;
@@ -21,6 +22,8 @@ let codec = null; // {encode, decode} from @msgpack/msgpack
 let models = null; // from GET /v1/models, or null when the server has no such route
 let referenceAudio = null; // Uint8Array
 const recorder = new ReferenceRecorder();
+let voiceAudio = null; // Uint8Array: the saved-voice panel's reference audio
+const voiceRecorder = new ReferenceRecorder();
 let session = null;
 
 // What the browser tests read: plain data, updated as things happen.
@@ -60,6 +63,10 @@ const hook = {
     return recorder.seconds;
   },
   referenceBytes: 0,
+  savedVoices: [], // {id, name, source} as GET /v1/voices lists them
+  voiceBytes: 0, // the saved-voice panel's reference audio
+  voiceStatus: "", // the panel's last message (created, deleted, or the server's error)
+  voicesLoaded: 0, // how many times the list was loaded
   get audio() {
     if (!session) return null;
     const ac = session.audioContext;
@@ -142,6 +149,7 @@ function showModeFields() {
 
 function formValues() {
   return {
+    savedVoice: $("saved-voice").value,
     mode: $("mode").value,
     model: $("model").value,
     speaker: $("speaker").value,
@@ -449,6 +457,121 @@ async function toggleRecording() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Saved voices (/v1/voices).
+
+function setVoiceStatus(text) {
+  hook.voiceStatus = text;
+  $("voice-status").textContent = text;
+}
+
+async function refreshVoices() {
+  let voices = [];
+  try {
+    voices = await listSavedVoices(authHeaders());
+  } catch (error) {
+    setVoiceStatus(`Saved voices: ${error.message}`);
+  }
+  hook.savedVoices = voices.map(({ id, name, source }) => ({ id, name, source }));
+  const select = $("saved-voice");
+  const chosen = select.value;
+  select.replaceChildren(new Option("none: use the fields below", ""));
+  for (const voice of voices) select.add(new Option(`${voice.name} (${voice.source})`, voice.id));
+  select.value = voices.some((voice) => voice.id === chosen) ? chosen : "";
+  showSavedVoiceChoice();
+  const rows = voices.map((voice) => {
+    const row = document.createElement("tr");
+    row.dataset.voice = voice.id;
+    for (const text of [voice.name, voice.id, voice.source]) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      row.append(cell);
+    }
+    const actions = document.createElement("td");
+    const speak = document.createElement("button");
+    speak.type = "button";
+    speak.className = "voice-speak";
+    speak.textContent = "Speak with it";
+    speak.addEventListener("click", () => speakWith(voice.id));
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "voice-delete";
+    remove.textContent = "Delete";
+    remove.addEventListener("click", () => removeVoice(voice));
+    actions.append(speak, remove);
+    row.append(actions);
+    return row;
+  });
+  $("voice-list").tBodies[0].replaceChildren(...rows);
+  hook.voicesLoaded += 1;
+}
+
+function showSavedVoiceChoice() {
+  const saved = $("saved-voice").value !== "";
+  $("mode").disabled = saved; // a saved voice fixes the mode and the model
+  $("model").disabled = saved;
+}
+
+async function createVoice() {
+  setVoiceStatus("creating…");
+  try {
+    const voice = await createSavedVoice(authHeaders(), {
+      name: $("voice-name").value,
+      audio: voiceAudio,
+      refText: $("voice-ref-text").value,
+      xVectorOnly: $("voice-x-vector-only").checked,
+    });
+    setVoiceStatus(`created ${voice.name} (${voice.id})`);
+  } catch (error) {
+    setVoiceStatus(`Not created: ${error.message}`);
+  }
+  await refreshVoices();
+}
+
+async function removeVoice(voice) {
+  try {
+    await deleteSavedVoice(authHeaders(), voice.id);
+    setVoiceStatus(`deleted ${voice.name}`);
+  } catch (error) {
+    setVoiceStatus(`Not deleted: ${error.message}`);
+  }
+  await refreshVoices();
+}
+
+function speakWith(id) {
+  $("saved-voice").value = id;
+  showSavedVoiceChoice();
+  connect().catch((error) => showError(`Could not start: ${error.message}`));
+}
+
+async function pickVoiceFile(event) {
+  const [file] = event.target.files;
+  if (!file) return;
+  voiceAudio = await readReferenceFile(file);
+  hook.voiceBytes = voiceAudio.length;
+  $("voice-ref-status").textContent = `${file.name}, ${(voiceAudio.length / 1024).toFixed(0)} KiB`;
+}
+
+async function toggleVoiceRecording() {
+  const button = $("voice-record");
+  try {
+    if (!voiceRecorder.recording) {
+      await voiceRecorder.start();
+      button.textContent = "Stop";
+      $("voice-ref-status").textContent = "recording…";
+      return;
+    }
+    const { bytes, mimeType } = await voiceRecorder.stop();
+    voiceAudio = bytes;
+    hook.voiceBytes = bytes.length;
+    button.textContent = "Record";
+    $("voice-ref-status").textContent = `recorded ${mimeType || "audio"}, ${(bytes.length / 1024).toFixed(0)} KiB`;
+  } catch (error) {
+    button.textContent = "Record";
+    setVoiceStatus(`Recording failed: ${error.message}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Display.
 
 function describeError(message) {
@@ -524,7 +647,17 @@ $("settings").addEventListener("submit", (event) => {
 $("disconnect").addEventListener("click", disconnect);
 $("mode").addEventListener("change", showModeFields);
 $("model").addEventListener("change", fillVoiceLists);
-$("token").addEventListener("change", loadModels); // a server with keys lists its models only to a key
+$("token").addEventListener("change", () => {
+  loadModels(); // a server with keys lists its models (and saved voices) only to a key
+  refreshVoices();
+});
+$("saved-voice").addEventListener("change", showSavedVoiceChoice);
+$("voice-create").addEventListener("submit", (event) => {
+  event.preventDefault();
+  createVoice();
+});
+$("voice-file").addEventListener("change", (event) => pickVoiceFile(event).catch((error) => setVoiceStatus(error.message)));
+$("voice-record").addEventListener("click", toggleVoiceRecording);
 $("ref-file").addEventListener("change", (event) => pickReference(event).catch((error) => showError(error.message)));
 $("ref-record").addEventListener("click", toggleRecording);
 $("line-input").addEventListener("keydown", (event) => {
@@ -556,3 +689,4 @@ updateButtons();
 requestAnimationFrame(frame);
 await loadLibrary();
 await loadModels();
+await refreshVoices();

@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 import soundfile
 
+from realtime.audio.lead_in import LEAD_IN_MS
 from realtime.backend import AudioChunk, TTSBackend
+from realtime.engines.base import CancelFlag, EngineChunk, Voice, VoiceRequest
+from realtime.protocol.messages import VoiceSpec
 from tests.conftest import run
 
 
@@ -56,7 +59,7 @@ def test_same_seed_same_audio_other_seed_other_audio(backend) -> None:
     [
         (lambda b: b.custom_voice("Hi.", speaker="bob"), "speaker"),
         (lambda b: b.custom_voice("Hi.", seed=True), "seed"),
-        (lambda b: b.custom_voice("Hi.", temperature=0.5), "generation.temperature"),
+        (lambda b: b.custom_voice("Hi.", temperature=-1.0), "generation.temperature"),  # out of range (in range: ignored)
         (lambda b: b.custom_voice("Hi.", warmth=0.5), "generation.warmth"),
         (lambda b: b.custom_voice("   "), "text"),
         (lambda b: b.voice_design("Hi.", instruct="a calm voice"), "voice_design"),
@@ -106,3 +109,46 @@ def test_catalogue_lists_the_embedded_model_and_defaults(backend) -> None:
     assert info.name == "hibari" and info.modes == ("custom_voice",) and info.speakers == ("heart",)
     assert instance.default_model("custom_voice") == "hibari"
     assert instance.default_model("voice_clone") is None
+
+
+class _ScriptedVoice(Voice):
+    """Plays back fixed engine chunks; records whether its stream was closed."""
+
+    def __init__(self, chunks: list[EngineChunk]) -> None:
+        self.chunks = chunks
+        self.closed_streams = 0
+
+    def synthesize(self, text: str, cancel: CancelFlag):  # type: ignore[no-untyped-def]
+        try:
+            yield from self.chunks
+        finally:
+            self.closed_streams += 1
+
+
+def _first_segment_request(instance: TTSBackend, loop) -> VoiceRequest:  # type: ignore[no-untyped-def]
+    request, errors = loop.run_until_complete(instance.prepare_voice(VoiceSpec(seed=1), 1))
+    assert request is not None, errors
+    return request
+
+
+def test_a_streams_first_segment_is_trimmed_and_notices_on_held_chunks_go_out(backend) -> None:
+    instance, loop = backend
+    speech = np.full(4800, 0.2, dtype=np.float32)
+    voice = _ScriptedVoice([
+        EngineChunk(np.zeros(2400, dtype=np.float32), final=False, notice="held"),
+        EngineChunk(np.zeros(2400, dtype=np.float32), final=False),
+        EngineChunk(speech, final=True, notice="last"),
+    ])
+    request = _first_segment_request(instance, loop)
+
+    async def chunks(opens: VoiceRequest | None) -> list[EngineChunk]:
+        return [chunk async for chunk in instance.stream(voice, "x", first_segment_of=opens)]
+
+    trimmed = loop.run_until_complete(chunks(request))
+    lead_in = round(24000 * LEAD_IN_MS / 1000)
+    assert [len(c.samples) for c in trimmed] == [2400, lead_in + 4800 - 2400]  # the engine's first-piece length first
+    assert [c.final for c in trimmed] == [False, True]
+    assert [c.notice for c in trimmed] == [None, "held; last"]  # a held chunk's notice is not lost
+    untouched = loop.run_until_complete(chunks(None))  # a later segment: as the engine made it
+    assert [len(c.samples) for c in untouched] == [2400, 2400, 4800]
+    assert voice.closed_streams == 2

@@ -60,6 +60,15 @@ def test_check_names_what_the_model_cannot_serve(engine) -> None:
     errors = engine.check(
         VoiceSpec(speaker="bob", instruct="cheerful", language="german", generation=GenerationParams(temperature=0.5))
     )
-    assert [e.field for e in errors] == ["speaker", "instruct", "language", "generation.temperature"]
+    assert [e.field for e in errors] == ["speaker", "language"]
     assert "heart" in errors[0].message
     assert engine.check(VoiceSpec(speaker="Heart", language="english")) == []
+
+
+def test_settings_it_cannot_use_are_ignored_with_a_notice(engine) -> None:
+    spec = VoiceSpec(instruct="cheerful", generation=GenerationParams(temperature=0.5, top_k=3))
+    assert engine.check(spec) == []
+    instruct, generation = engine.notices(spec)
+    assert "instruct" in instruct and "ignored" in instruct
+    assert "temperature" in generation and "top_k" in generation and "ignored" in generation
+    assert engine.notices(VoiceSpec()) == ()

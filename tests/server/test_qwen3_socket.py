@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import io
 from collections.abc import Iterator
@@ -142,9 +143,24 @@ def test_a_model_of_the_wrong_type_for_the_mode_is_refused(qwen_server: Backgrou
     assert "voice_design" in error["message"]
 
 
-def test_instruct_on_a_base_model_is_refused(qwen_server: BackgroundServer) -> None:
-    error = _refused(qwen_server.url, _start("voice_clone_xvec", instruct="happy"), 4000)
-    assert "instruct" in error["message"]
+def test_instruct_on_a_base_model_is_ignored_with_a_notice(qwen_server: BackgroundServer) -> None:
+    async def body() -> list[dict[str, Any]]:
+        wire = await Wire.open(qwen_server.url)
+        try:
+            await wire.start(**_start("voice_clone_xvec", instruct="happy"))
+            return await wire.until(lambda m: m.get("type") in ("notice", "error"), timeout=TIMEOUT)
+        finally:
+            await wire.close()
+
+    last = run(body(), timeout=TIMEOUT)[-1]
+    assert last["type"] == "notice" and "takes no instruct" in last["message"] and "ignored" in last["message"]
+    response = post_speech(qwen_server, {
+        "model": "tiny-base", "voice": "alloy", "mode": "voice_clone", "x_vector_only": True, "input": "Hi.",
+        "ref_audio": base64.b64encode(_wav_bytes()).decode(), "response_format": "pcm", "instructions": "happy",
+        "generation": GENERATION, "language": "english",
+    })
+    assert response.status_code == 200, response.text
+    assert len(response.content) > 0 and "takes no instruct" in response.headers["x-notice"]
 
 
 def test_a_context_can_use_another_checkpoint_than_the_session(qwen_server: BackgroundServer) -> None:

@@ -26,7 +26,9 @@ class CrashingBackend(TTSBackend):
             raise InjectedBug("injected bug in prepare_voice")
         return await super().prepare_voice(spec, seed)
 
-    def stream(self, voice: Voice, text: str, cancel: CancelFlag | None = None) -> ThreadedStream[EngineChunk]:
+    def stream(
+        self, voice: Voice, text: str, cancel: CancelFlag | None = None, *, first_segment_of: VoiceRequest | None = None
+    ) -> ThreadedStream[EngineChunk]:
         if CRASH_TEXT in text:
             raise InjectedBug("injected bug in stream")
-        return super().stream(voice, text, cancel)
+        return super().stream(voice, text, cancel, first_segment_of=first_segment_of)

@@ -29,6 +29,8 @@ the model object it is given.
 
 from __future__ import annotations
 
+import copy
+
 import inspect
 import math
 from collections.abc import Sequence
@@ -140,6 +142,16 @@ class _DecoderState:
     frames: int = 0  # frames seen: the next frame's transformer position
     history: dict[nn.Module, torch.Tensor] = field(default_factory=dict)
     kv: dict[nn.Module, _WindowKV] = field(default_factory=dict)
+
+
+def _copy_state(state: _DecoderState) -> _DecoderState:
+    """A state to continue from independently: the containers are new, the tensors shared (never changed in place)."""
+    kv: dict[nn.Module, _WindowKV] = {}
+    for module, cache in state.kv.items():
+        twin = _WindowKV()
+        twin.keys, twin.values = cache.keys, cache.values
+        kv[module] = twin
+    return _DecoderState(frames=state.frames, history=dict(state.history), kv=kv)
 
 
 # --------------------------------------------------------------------------------------
@@ -436,6 +448,20 @@ class StreamingDecoder:
     def prime(self, codes: torch.Tensor | np.ndarray | Sequence[Sequence[int]]) -> None:
         """Decode frames whose audio is not wanted, so what follows sounds as if it came after them."""
         self.push(codes)
+
+    def fork(self) -> StreamingDecoder:
+        """A decoder that goes on from exactly where this one stands, sharing its weights.
+
+        Prime once (a voice's reference codes), then fork per segment: each fork decodes as
+        if it had been primed itself, and the original stays as it was. Cheap: the decode
+        never changes a tensor in place, so the copy shares them.
+        """
+        if self._closed:
+            raise DecoderClosed("fork after finish()")
+        twin = copy.copy(self)
+        twin._active = _copy_state(self._active)
+        twin._warming = _copy_state(self._warming) if self._warming is not None else None
+        return twin
 
     def finish(self) -> np.ndarray:
         """Close the stream; returns the held-back tail (always empty: the decoder is causal)."""

@@ -11,7 +11,10 @@ loop; `Voice.close` only drops the lease.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -24,6 +27,8 @@ from realtime.engines.base import (
     GenerationError,
     ModelInfo,
     Voice,
+    VoiceFeatureError,
+    VoicePrint,
     VoiceRequest,
 )
 from realtime.engines.qwen3.checkpoints import SAMPLE_RATE, Checkpoint
@@ -44,6 +49,31 @@ def chunk_frames(index: int) -> int:
     """Frames in a segment's chunk number `index` (0, 1, ...)."""
     return CHUNK_SCHEDULE[min(index, len(CHUNK_SCHEDULE) - 1)]
 
+PRIMED_DECODERS_PER_MODEL = 32  # saved in-context voices whose primed decoder is kept, per loaded model
+
+# Per loaded model (weakly: they go when the model is unloaded), the decoders primed with a saved
+# voice's reference codes, by voice id: a saved voice's reference is decoded once, not per context.
+_primed_decoders: weakref.WeakKeyDictionary[Any, OrderedDict[str, Any]] = weakref.WeakKeyDictionary()
+_primed_lock = threading.Lock()
+
+
+def primed_decoder(tts: Any, voice_id: str, make: Callable[[], Any]) -> Any:
+    """The decoder primed for saved voice `voice_id` on this model (made by `make` the first time); fork it."""
+    with _primed_lock:
+        cache = _primed_decoders.setdefault(tts, OrderedDict())
+        decoder = cache.get(voice_id)
+        if decoder is not None:
+            cache.move_to_end(voice_id)
+            return decoder
+    decoder = make()  # outside the lock: priming decodes the reference (a few ms to a second)
+    with _primed_lock:
+        cache = _primed_decoders.setdefault(tts, OrderedDict())
+        cache[voice_id] = decoder
+        while len(cache) > PRIMED_DECODERS_PER_MODEL:
+            cache.popitem(last=False)
+    return decoder
+
+
 DEFAULT_CAPACITY = 32  # sessions one Qwen3 model takes at once (each context generates in turn)
 WARM_UP_FRAMES = 3
 
@@ -60,6 +90,7 @@ def model_info(checkpoint: Checkpoint, capacity: int = DEFAULT_CAPACITY) -> Mode
         generation_settings=tuple(GENERATION_RANGES),
         sample_rate=SAMPLE_RATE,
         capacity=capacity,
+        family=f"qwen3-{checkpoint.size or 'unknown'}",
     )
 
 
@@ -125,10 +156,6 @@ class Qwen3Engine(Engine):
                         ErrorCode.UNKNOWN_VOICE,
                     )
                 )
-        if spec.instruct is not None and self.checkpoint.model_type == "base":
-            errors.append(
-                FieldError("instruct", f"model {name} clones a voice from reference audio; it takes no instruct")
-            )
         if spec.language.lower() not in self.info.languages:
             errors.append(
                 FieldError(
@@ -139,9 +166,15 @@ class Qwen3Engine(Engine):
         return errors
 
     def notices(self, spec: VoiceSpec) -> tuple[str, ...]:
-        if spec.instruct is not None and not self.info.accepts_instruct and self.checkpoint.notice:
+        """An instruct this model cannot follow is ignored with a notice, never refused."""
+        if spec.instruct is None or self.info.accepts_instruct:
+            return ()
+        if self.checkpoint.notice:
             return (self.checkpoint.notice,)
-        return ()
+        return (
+            f"model {self.info.name} clones a voice from reference audio; it takes no instruct: "
+            "`instruct` (`instructions` over HTTP) is ignored",
+        )
 
     def open_voice(self, request: VoiceRequest) -> Voice:
         lease = self.manager.acquire(self.checkpoint)
@@ -150,6 +183,24 @@ class Qwen3Engine(Engine):
         except BaseException:
             lease.release()
             raise
+
+    def extract_voice(self, samples: np.ndarray, ref_text: str | None, x_vector_only: bool) -> VoicePrint:
+        """The clone prompt of a Base checkpoint, as arrays to store (the speaker encoder and codec run once, here)."""
+        from realtime.engines.qwen3.prompts import ClonePrompt, PromptError
+
+        if self.checkpoint.model_type != "base":
+            raise VoiceFeatureError(
+                f"model {self.info.name} is a {self.checkpoint.model_type} checkpoint; cloning needs a Base checkpoint"
+            )
+        lease = self.manager.acquire(self.checkpoint)
+        try:
+            clone = ClonePrompt.from_audio(lease.model, samples, ref_text=ref_text, x_vector_only=x_vector_only)
+        except PromptError as exc:
+            raise VoiceFeatureError(f"the reference audio cannot be used: {exc}") from exc
+        finally:
+            lease.release()
+        x_vector, codes, text = clone.to_arrays()
+        return VoicePrint(x_vector=x_vector, ref_codes=codes, ref_text=text)
 
     def shutdown(self) -> None:
         self.manager.shutdown()
@@ -173,7 +224,12 @@ class Qwen3Voice(Voice):
         self._device = self._tts.model.talker.device
         self._generator = make_generator(request.seed, self._device)
         self._clone: ClonePrompt | None = None
-        if request.spec.mode == "voice_clone":
+        self._primed: Any = None  # the decoder primed with the reference codes, forked per segment (ICL)
+        self._voice_id = request.voice_id
+        if request.saved is not None:  # a saved voice: its stored tensors are the clone prompt
+            saved = request.saved
+            self._clone = ClonePrompt.from_stored(saved.x_vector, saved.ref_codes, saved.ref_text, self._device)
+        elif request.spec.mode == "voice_clone":
             if request.reference is None:
                 raise GenerationError("voice_clone needs reference audio")
             try:  # computed once for the context: every segment reuses the x-vector and reference codes
@@ -214,9 +270,7 @@ class Qwen3Voice(Voice):
         frames = generate_frames(
             self._tts, prompt, self._params, self._generator, lambda: cancel.is_set, max_frames
         )
-        decoder = StreamingDecoder(self._tts.model.speech_tokenizer.model)
-        if self._clone is not None and self._clone.icl and self._clone.ref_codes is not None:
-            decoder.prime(self._clone.ref_codes)  # as the official path decodes the reference in front
+        decoder = self._decoder(StreamingDecoder)
         try:
             pending: list[torch.Tensor] = []
             chunks = 0
@@ -231,6 +285,23 @@ class Qwen3Voice(Voice):
             yield EngineChunk(np.concatenate([tail, decoder.finish()]), final=True, notice=self._cut_short(frames.outcome, text))
         finally:
             frames.close()
+
+    def _decoder(self, make: Any) -> Any:
+        """A fresh streaming decoder for one segment; for in-context cloning, primed with the reference codes
+        (as the official path decodes the reference in front). The priming is done once per voice and forked."""
+        if self._clone is None or not self._clone.icl or self._clone.ref_codes is None:
+            return make(self._tts.model.speech_tokenizer.model)
+        if self._primed is None:
+            clone = self._clone
+
+            def primed() -> Any:
+                decoder = make(self._tts.model.speech_tokenizer.model)
+                decoder.prime(clone.ref_codes)
+                return decoder
+
+            # A saved voice's priming is shared by every context on this model; an inline reference is its own.
+            self._primed = primed_decoder(self._tts, self._voice_id, primed) if self._voice_id else primed()
+        return self._primed.fork()
 
     def _cut_short(self, outcome: Any, text: str) -> str | None:
         """The notice for a segment that hit the frame bound (the model never said it was done)."""

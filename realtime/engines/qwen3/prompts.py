@@ -118,6 +118,31 @@ class ClonePrompt:
         return cls(item=items[0])
 
 
+    @classmethod
+    def from_stored(
+        cls, x_vector: np.ndarray, ref_codes: np.ndarray | None, ref_text: str | None, device: Any
+    ) -> ClonePrompt:
+        """A clone prompt from a saved voice's tensors: no reference audio is decoded or encoded."""
+        from qwen_tts.inference.qwen3_tts_model import VoiceClonePromptItem
+
+        icl = ref_codes is not None and bool(ref_text)
+        return cls(
+            item=VoiceClonePromptItem(
+                ref_code=torch.from_numpy(np.array(ref_codes, dtype=np.int64)).to(device) if icl else None,
+                ref_spk_embedding=torch.from_numpy(np.array(x_vector, dtype=np.float32)).to(device),
+                x_vector_only_mode=not icl,
+                icl_mode=icl,
+                ref_text=ref_text if icl else None,
+            )
+        )
+
+    def to_arrays(self) -> tuple[np.ndarray, np.ndarray | None, str | None]:
+        """(x-vector float32, reference codes int64 or None, reference text or None), on the CPU, for storing."""
+        x_vector = self.x_vector.detach().to("cpu", torch.float32).numpy().reshape(-1)
+        codes = self.ref_codes.detach().to("cpu", torch.int64).numpy() if self.icl and self.ref_codes is not None else None
+        return x_vector, codes, self.ref_text if self.icl else None
+
+
 class _Captured(Exception):
     """Raised by the stand-in talker to stop the official call once its inputs are known."""
 

@@ -271,6 +271,19 @@ def test_primed_reference_codes_are_decoded_in_front_of_the_new_ones(speech_toke
     assert float(np.abs(alone - audio).max()) > TOLERANCE  # the priming mattered
 
 
+def test_forks_of_a_primed_decoder_each_decode_as_if_primed_themselves(speech_tokenizer: Any) -> None:
+    """A voice primes once and forks per segment: every fork equals reference + its own codes, decoded whole."""
+    reference = random_codes(30, seed=31)
+    primed = StreamingDecoder(speech_tokenizer)
+    primed.prime(reference)
+    for seed, pushes in ((41, "3"), (42, "1"), (41, "8")):  # the same codes again: the original did not move
+        generated = random_codes(20, seed=seed)
+        whole = official_decode(speech_tokenizer, torch.cat([reference, generated]))
+        fork = primed.fork()
+        assert_close(stream(fork, generated, chunk_sizes(pushes, 20)), whole[30 * SAMPLES_PER_FRAME :])
+        assert fork.frames_decoded == 50 and primed.frames_decoded == 30
+
+
 def test_finish_without_frames_returns_no_samples(window4_codec: Any) -> None:
     decoder = StreamingDecoder(window4_codec)
     tail = decoder.finish()
