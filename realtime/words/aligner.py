@@ -6,8 +6,9 @@ segment in a language it knows (any Qwen3 language, and `auto`): for English, ah
 pocketsphinx when it runs on a GPU, after it (when pocketsphinx cannot align a segment)
 when it runs on the CPU, where it costs seconds per second of audio against pocketsphinx's
 tens of ms. Any other text, or a segment no aligner can align, gets times estimated from
-its characters (`source: "estimated"`), the latter with a notice saying why. Alignment runs in its own small thread pool, after the segment's
-audio was made, so it never delays audio.
+its characters (`source: "estimated"`), the latter with a notice saying why. Alignment
+runs in its own small thread pool, after the segment's audio was made, so it never
+delays audio.
 """
 
 from __future__ import annotations

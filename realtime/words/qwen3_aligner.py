@@ -106,15 +106,15 @@ class Qwen3Aligner:
     def __init__(self, manager: ModelManager, checkpoint: AlignerCheckpoint) -> None:
         self.manager = manager
         self.checkpoint = checkpoint
-        self._load_failure: str | None = None
+        self._load_failed = False
 
     def warm(self) -> None:
-        """Load the model now (blocking) if it is not loaded; a failure is kept to tell the clients why."""
+        """Load the model now (blocking) if it is not loaded; a failure is remembered for the clients' notices."""
         try:
             with self.manager.acquire(self.checkpoint):
-                self._load_failure = None
-        except Exception as exc:
-            self._load_failure = str(exc)
+                self._load_failed = False
+        except Exception:
+            self._load_failed = True
             raise
 
     def close(self) -> None:
@@ -136,8 +136,8 @@ class Qwen3Aligner:
             raise AlignmentFailed(f"the segment's audio is longer than the aligner takes ({MAX_ALIGN_SECONDS:.0f} s)")
         lease = self.manager.lease_if_loaded(self.checkpoint)
         if lease is None:
-            if self._load_failure is not None:
-                raise AlignerNotReady(f"the forced aligner could not be loaded ({self._load_failure})")
+            if self._load_failed:  # the cause (with server paths) is in the server log, not in the client's notice
+                raise AlignerNotReady(f"the forced aligner {self.checkpoint.name} could not be loaded (see the server log)")
             raise AlignerNotReady("the forced aligner is still loading")
         audio = resample_whole(samples, sample_rate, ALIGN_RATE)
         with lease:
