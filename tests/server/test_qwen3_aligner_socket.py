@@ -151,3 +151,20 @@ def test_the_embedded_voice_is_timed_by_the_aligner_when_it_is_the_only_qwen3_mo
     assert not _word_notices(messages)
     assert loads == 1  # its own model manager, still counted
 
+
+
+def test_http_sse_words_come_from_the_aligner_too(aligner_server: BackgroundServer) -> None:
+    from tests.support.http_checks import post_speech, sse_events
+    from tests.support.word_checks import check_word_list
+
+    text = "".join(CHINESE)
+    response = post_speech(aligner_server, {
+        "model": "tiny-custom-voice", "voice": "vivian", "input": text, "response_format": "pcm", "language": "chinese",
+        "stream_format": "sse", "timestamps": "word", "seed": 3, "generation": {"max_new_tokens": FRAMES + 1},
+    })
+    assert response.status_code == 200, response.text
+    words = [e for e in sse_events(response.content) if e["type"] == "speech.audio.words"]
+    assert [e["segment"] for e in words] == [0, 1] and {e["source"] for e in words} == {ALIGNER_NAME}
+    for event in words:
+        assert text[event["char_start"] : event["char_end"]] == event["text"] and "notice" not in event
+        check_word_list(event["words"], event["text"], 0.0, 2 * FRAMES * 80.0)
