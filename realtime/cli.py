@@ -18,8 +18,17 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from realtime.config import (
+    ATTN_IMPLEMENTATIONS,
+    DTYPES,
+    ENV_PREFIX,
+    Limits,
+    ServerConfig,
+    check_device,
+    check_max_batch,
+    config_from_env,
+)
 from realtime.voices.cli import add_voices_parser, run_voices
-from realtime.config import ATTN_IMPLEMENTATIONS, DTYPES, ENV_PREFIX, Limits, ServerConfig, check_device, config_from_env
 
 DEFAULT_URL = "ws://127.0.0.1:8000/v1/realtime"
 DEFAULT_DATA_DIR = Path("data")
@@ -56,6 +65,12 @@ def _add_serve(subparsers: Any) -> None:
                       help=f"unload a model unused this long; 0 never (default 300; {ENV_PREFIX}MODEL_IDLE_UNLOAD_S)")
     qwen.add_argument("--preload-models", action="store_true", default=None,
                       help=f"load and warm every checkpoint at start-up; /ready waits for it ({ENV_PREFIX}PRELOAD_MODELS=1)")
+    qwen.add_argument("--max-batch", type=_max_batch, metavar="N",
+                      help=f"streams one model steps together (continuous batching); 1: each stream alone "
+                           f"in the engine threads (default 8; {ENV_PREFIX}MAX_BATCH)")
+    qwen.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
+                      help=f"batched rows in fixed tiles, so a seed's audio never depends on other streams "
+                           f"(default on; {ENV_PREFIX}DETERMINISTIC=0 to trade that for speed)")
     serve.add_argument("--ref-audio-dir", type=Path,
                        help=f"let HTTP clients name reference audio files in this directory ({ENV_PREFIX}REF_AUDIO_DIR)")
     voices = serve.add_argument_group("saved voices (/v1/voices)")
@@ -69,6 +84,13 @@ def _add_serve(subparsers: Any) -> None:
         kind = type(getattr(Limits(), f.name))
         limits.add_argument(_option(f.name), type=kind, dest=f"limit_{f.name}", metavar=kind.__name__.upper(),
                             help=f"default {getattr(Limits(), f.name)}; {ENV_PREFIX}{f.name.upper()}")
+
+
+def _max_batch(value: str) -> int:
+    try:
+        return check_max_batch(int(value))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _device(value: str) -> str:
@@ -85,7 +107,7 @@ def config_from_args(args: argparse.Namespace, base: ServerConfig | None = None)
         name: getattr(args, name)
         for name in ("host", "port", "models_dir", "engine_threads", "log_level",
                      "device", "dtype", "attn_implementation", "model_idle_unload_s", "preload_models", "ref_audio_dir",
-                     "data_dir", "max_voices_per_key", "max_voice_store_bytes")
+                     "max_batch", "deterministic", "data_dir", "max_voices_per_key", "max_voice_store_bytes")
         if getattr(args, name) is not None
     }
     if changes.get("data_dir") is None and config.data_dir is None:

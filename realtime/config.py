@@ -50,6 +50,10 @@ class ServerConfig:
     attn_implementation: str = "sdpa"  # sdpa, eager or flash_attention_2
     model_idle_unload_s: float = 300.0
     preload_models: bool = False  # load and warm every Qwen3 checkpoint at start-up (/ready waits for it)
+    # Continuous batching: streams one model steps together (1: each stream alone, in the engine threads);
+    # deterministic: fixed row tiles, so a seed's audio never depends on the other streams.
+    max_batch: int = 8
+    deterministic: bool = True
     ref_audio_dir: Path | None = None  # HTTP `ref_audio: "file:<name>"` reads only here; None: never
     # Saved voices (/v1/voices): a SQLite file under data_dir; None: saved voices are off.
     data_dir: Path | None = None
@@ -129,7 +133,7 @@ def config_from_env(env: Mapping[str, str] | None = None) -> ServerConfig:
 
 
 def _model_options_from_env(env: Mapping[str, str], base: ServerConfig) -> dict[str, Any]:
-    """REALTIME_TTS_DEVICE, _DTYPE, _ATTN_IMPLEMENTATION, _MODEL_IDLE_UNLOAD_S, _PRELOAD_MODELS."""
+    """REALTIME_TTS_DEVICE, _DTYPE, _ATTN_IMPLEMENTATION, _MODEL_IDLE_UNLOAD_S, _PRELOAD_MODELS, _MAX_BATCH, _DETERMINISTIC."""
     device = env.get(ENV_PREFIX + "DEVICE", base.device).strip()
     try:
         check_device(device)
@@ -146,4 +150,26 @@ def _model_options_from_env(env: Mapping[str, str], base: ServerConfig) -> dict[
         "attn_implementation": _env_choice(env, "ATTN_IMPLEMENTATION", ATTN_IMPLEMENTATIONS, base.attn_implementation),
         "model_idle_unload_s": idle,
         "preload_models": _coerce(env.get(ENV_PREFIX + "PRELOAD_MODELS", ""), True),
+        "max_batch": _max_batch(env.get(ENV_PREFIX + "MAX_BATCH", "").strip() or str(base.max_batch)),
+        "deterministic": _coerce(env[ENV_PREFIX + "DETERMINISTIC"], True)
+        if env.get(ENV_PREFIX + "DETERMINISTIC", "").strip()
+        else base.deterministic,
     }
+
+
+def _max_batch(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{ENV_PREFIX}MAX_BATCH={raw!r} is not an integer") from exc
+    try:
+        return check_max_batch(value)
+    except ValueError as exc:
+        raise ValueError(f"{ENV_PREFIX}MAX_BATCH: {exc}") from exc
+
+
+def check_max_batch(value: int) -> int:
+    """1 (each stream alone) .. 64 streams stepped together per model."""
+    if not 1 <= value <= 64:
+        raise ValueError(f"max_batch must be 1..64, got {value}")
+    return value

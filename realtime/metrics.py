@@ -113,6 +113,10 @@ class Metrics:
         """Expose a model manager's own counters (lazy loads, unloads), read at each scrape."""
         self.registry.register(_ModelManagerCollector(stats))
 
+    def watch_batches(self, stats: Callable[[], dict[str, BatchStats]]) -> None:
+        """Expose each model's batch scheduler (rows stepping, rows waiting, iterations), read at each scrape."""
+        self.registry.register(_BatchCollector(stats))
+
     # -- exposition --------------------------------------------------------------------------
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -131,6 +135,34 @@ class ModelManagerStats(Protocol):
     def loaded(self) -> tuple[str, ...]: ...
     @property
     def leases(self) -> int: ...
+
+
+class BatchStats(Protocol):
+    """What a batch scheduler reports (realtime.engines.qwen3.scheduler.SchedulerStats has this shape)."""
+
+    @property
+    def active(self) -> int: ...
+    @property
+    def waiting(self) -> int: ...
+    @property
+    def iterations(self) -> int: ...
+
+
+class _BatchCollector(Collector):
+    def __init__(self, stats: Callable[[], dict[str, BatchStats]]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        rows = GaugeMetricFamily("realtime_tts_batch_rows", "Streams a model steps together now", labels=["model"])
+        waiting = GaugeMetricFamily("realtime_tts_batch_waiting", "Streams waiting for a place in the batch", labels=["model"])
+        steps = CounterMetricFamily("realtime_tts_batch_iterations", "Batched iterations run", labels=["model"])
+        for model, stats in self._stats().items():
+            rows.add_metric([model], stats.active)
+            waiting.add_metric([model], stats.waiting)
+            steps.add_metric([model], stats.iterations)
+        yield rows
+        yield waiting
+        yield steps
 
 
 class _ModelManagerCollector(Collector):

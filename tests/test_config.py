@@ -66,10 +66,30 @@ def test_model_options_come_from_the_environment() -> None:
     assert config_from_env({"REALTIME_TTS_PRELOAD_MODELS": "1"}).preload_models is True
 
 
+def test_batching_options_come_from_the_environment_and_the_command_line() -> None:
+    import argparse
+
+    from realtime.cli import _add_serve
+
+    defaults = config_from_env({})
+    assert (defaults.max_batch, defaults.deterministic) == (8, True)
+    config = config_from_env({"REALTIME_TTS_MAX_BATCH": "4", "REALTIME_TTS_DETERMINISTIC": "0"})
+    assert (config.max_batch, config.deterministic) == (4, False)
+    parser = argparse.ArgumentParser()
+    _add_serve(parser.add_subparsers(dest="command"))
+    chosen = config_from_args(parser.parse_args(["serve", "--max-batch", "1", "--no-deterministic"]), ServerConfig())
+    assert (chosen.max_batch, chosen.deterministic) == (1, False)
+    kept = config_from_args(parser.parse_args(["serve"]), ServerConfig(max_batch=3))
+    assert (kept.max_batch, kept.deterministic) == (3, True)
+    for bad in (["--max-batch", "0"], ["--max-batch", "65"], ["--max-batch", "many"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["serve", *bad])
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [("DEVICE", "gpu"), ("DEVICE", "cuda:one"), ("DTYPE", "int4"), ("ATTN_IMPLEMENTATION", "fast"),
-     ("MODEL_IDLE_UNLOAD_S", "soon")],
+     ("MODEL_IDLE_UNLOAD_S", "soon"), ("MAX_BATCH", "0"), ("MAX_BATCH", "lots")],
 )
 def test_a_bad_model_option_in_the_environment_names_the_variable(name: str, value: str) -> None:
     with pytest.raises(ValueError, match=f"REALTIME_TTS_{name}"):

@@ -83,3 +83,16 @@ def test_a_model_managers_counters_are_read_at_each_scrape() -> None:
     assert sample(metrics, "realtime_tts_model_manager_unloads_total") == 1
     assert sample(metrics, "realtime_tts_models_loaded", model="qwen-0.6b") == 1
     assert sample(metrics, "realtime_tts_model_leases") == 3
+
+
+def test_each_models_batch_is_read_at_each_scrape() -> None:
+    from realtime.engines.qwen3.scheduler import SchedulerStats
+
+    current = {"qwen-0.6b": SchedulerStats(active=0, waiting=0, iterations=0, largest_batch=0)}
+    metrics = Metrics()
+    metrics.watch_batches(lambda: current)
+    assert sample(metrics, "realtime_tts_batch_rows", model="qwen-0.6b") == 0
+    current["qwen-0.6b"] = SchedulerStats(active=5, waiting=2, iterations=40, largest_batch=5)
+    assert sample(metrics, "realtime_tts_batch_rows", model="qwen-0.6b") == 5
+    assert sample(metrics, "realtime_tts_batch_waiting", model="qwen-0.6b") == 2
+    assert sample(metrics, "realtime_tts_batch_iterations_total", model="qwen-0.6b") == 40

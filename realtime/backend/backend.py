@@ -124,7 +124,8 @@ class TTSBackend:
         """Start the worker threads and load every engine (off the event loop)."""
         if self._ready:
             return
-        self._executor = ThreadPoolExecutor(max_workers=self._engine_threads, thread_name_prefix="engine")
+        waiting = sum(engine.waiting_streams for engine in self._engines.values())
+        self._executor = ThreadPoolExecutor(max_workers=self._engine_threads + waiting, thread_name_prefix="engine")
         loop = asyncio.get_running_loop()
         for engine in self._engines.values():
             try:

@@ -119,6 +119,9 @@ class Engine(ABC):
 
     info: ModelInfo
     reports_own_loads: bool = False  # True when its model loads are reported where they happen (a model manager), not at start-up
+    # Streams that may sit in a worker thread waiting on the engine's own step loop (a batch
+    # scheduler) rather than computing: the backend adds that many threads, so they never starve the pool.
+    waiting_streams: int = 0
 
     @abstractmethod
     def load(self) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from realtime.config import ServerConfig
 from realtime.engines.base import Engine
@@ -20,6 +22,9 @@ from realtime.engines.qwen3.engine import Qwen3Engine
 from realtime.engines.qwen3.manager import ModelManager
 from realtime.words.aligner import WordTimer
 from realtime.words.qwen3_aligner import Qwen3Aligner
+
+if TYPE_CHECKING:
+    from realtime.engines.qwen3.scheduler import SchedulerStats
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +50,13 @@ def model_manager(config: ServerConfig) -> ModelManager:
 def qwen3_engines(checkpoints: list[Checkpoint], config: ServerConfig, manager: ModelManager | None = None) -> list[Engine]:
     """One engine per checkpoint, sharing one ModelManager (lazy load, idle unload)."""
     manager = manager or model_manager(config)
-    return [Qwen3Engine(checkpoint, manager, preload=config.preload_models) for checkpoint in checkpoints]
+    return [
+        Qwen3Engine(
+            checkpoint, manager, preload=config.preload_models,
+            max_batch=config.max_batch, deterministic=config.deterministic,
+        )
+        for checkpoint in checkpoints
+    ]
 
 
 def discover_word_timer(config: ServerConfig, engines: list[Engine]) -> WordTimer:
@@ -107,3 +118,17 @@ def model_managers(engines: list[Engine], word_timer: WordTimer | None = None) -
     if isinstance(aligner, Qwen3Aligner):
         managers.setdefault(id(aligner.manager), aligner.manager)
     return list(managers.values())
+
+
+def batch_stats(engines: list[Engine]) -> Callable[[], dict[str, SchedulerStats]]:
+    """Each batched Qwen3 model's scheduler figures, by model name (for metrics)."""
+    schedulers = {
+        engine.info.name: engine.scheduler
+        for engine in engines
+        if isinstance(engine, Qwen3Engine) and engine.scheduler is not None
+    }
+
+    def read() -> dict[str, SchedulerStats]:
+        return {name: scheduler.stats() for name, scheduler in schedulers.items()}
+
+    return read

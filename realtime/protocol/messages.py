@@ -46,13 +46,19 @@ VOICE_FIELDS: Final = (
     "x_vector_only", "language", "seed", "generation",
 )
 
-# name -> (kind, low, high): inclusive ranges; "float" accepts ints too, never bools.
+# name -> (kind, low, high): inclusive ranges; "float" accepts ints too, never bools;
+# "bool" takes true/false only (its range is 0..1). The `subtalker_*` settings are the
+# code predictor's own sampling (codebooks 1..15); the others act on the talker (codebook 0).
 GENERATION_RANGES: Final[dict[str, tuple[str, float, float]]] = {
     "temperature": ("float", 0.0, 2.0),
     "top_p": ("float", 0.0, 1.0),
     "top_k": ("int", 0, 1000),
     "repetition_penalty": ("float", 0.5, 2.0),
     "max_new_tokens": ("int", 1, 8192),
+    "subtalker_do_sample": ("bool", 0, 1),
+    "subtalker_temperature": ("float", 0.0, 2.0),
+    "subtalker_top_k": ("int", 0, 1000),
+    "subtalker_top_p": ("float", 0.0, 1.0),
 }
 
 
@@ -65,8 +71,12 @@ class GenerationParams:
     top_k: int | None = None
     repetition_penalty: float | None = None
     max_new_tokens: int | None = None
+    subtalker_do_sample: bool | None = None
+    subtalker_temperature: float | None = None
+    subtalker_top_k: int | None = None
+    subtalker_top_p: float | None = None
 
-    def given(self) -> dict[str, float | int]:
+    def given(self) -> dict[str, float | int | bool]:
         """Only the settings the client chose."""
         return {name: getattr(self, name) for name in GENERATION_RANGES if getattr(self, name) is not None}
 
@@ -214,7 +224,7 @@ class _Reader:
         if not isinstance(value, dict):
             self.fail(name, f"must be a map, got {_type_name(value)}")
             return GenerationParams()
-        settings: dict[str, float | int] = {}
+        settings: dict[str, float | int | bool] = {}
         for key, setting in value.items():
             label = f"{name}.{key}"
             if key not in GENERATION_RANGES:
@@ -223,6 +233,12 @@ class _Reader:
             if setting is None:
                 continue
             kind, low, high = GENERATION_RANGES[key]
+            if kind == "bool":
+                if not isinstance(setting, bool):
+                    self.fail(label, f"must be true or false, got {_type_name(setting)}")
+                    continue
+                settings[key] = setting
+                continue
             valid_type = _is_int(setting) if kind == "int" else _is_number(setting)
             if not valid_type:
                 self.fail(label, f"must be {'an integer' if kind == 'int' else 'a number'}, got {_type_name(setting)}")

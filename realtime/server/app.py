@@ -21,7 +21,7 @@ from starlette.types import ASGIApp
 from realtime.auth import AccessPolicy
 from realtime.backend.backend import TTSBackend
 from realtime.config import ServerConfig, config_from_env
-from realtime.engines.catalog import discover_engines, discover_word_timer, model_managers
+from realtime.engines.catalog import batch_stats, discover_engines, discover_word_timer, model_managers
 from realtime.http import http_routes
 from realtime.http.errors import ApiError
 from realtime.http.request_id import RequestIdMiddleware
@@ -94,6 +94,7 @@ def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = 
     for manager in model_managers(backend.engines(), backend.word_timer):  # Qwen3 models load on first use: count those loads too
         manager.on_load(metrics.model_loaded)
         metrics.watch_model_manager(manager.stats)
+    metrics.watch_batches(batch_stats(backend.engines()))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

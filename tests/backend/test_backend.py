@@ -111,6 +111,23 @@ def test_catalogue_lists_the_embedded_model_and_defaults(backend) -> None:
     assert instance.default_model("voice_clone") is None
 
 
+def test_the_pool_gets_a_thread_per_stream_an_engine_lets_wait() -> None:
+    from realtime.engines.hibari_engine import HibariEngine
+
+    class WaitingEngine(HibariEngine):
+        waiting_streams = 3  # e.g. a batch scheduler's rows: their threads mostly wait
+
+    async def body() -> None:
+        instance = TTSBackend([WaitingEngine(threads=1)], engine_threads=2)
+        await instance.initialize()
+        try:
+            assert instance._require_executor()._max_workers == 5
+        finally:
+            await instance.shutdown()
+
+    run(body())
+
+
 class _ScriptedVoice(Voice):
     """Plays back fixed engine chunks; records whether its stream was closed."""
 

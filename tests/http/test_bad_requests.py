@@ -58,6 +58,8 @@ def check(response: httpx.Response, status: int, param: str | None, code: str, *
         ({"seed": True}, 400, "seed", "invalid_value", ("integer",)),
         ({"language": "klingon"}, 400, "language", "invalid_value", ("english",)),
         ({"language": "french"}, 400, "language", "invalid_value", ("English only",)),
+        ({"generation": {"subtalker_top_p": 1.5}}, 400, "generation.subtalker_top_p", "invalid_value", ("0..1",)),
+        ({"generation": {"subtalker_do_sample": "no"}}, 400, "generation.subtalker_do_sample", "invalid_value", ("true or false",)),
         ({"mode": "karaoke"}, 400, "mode", "invalid_value", ("voice_clone",)),
         ({"voice": "bob"}, 400, "voice", "unknown_voice", ("heart",)),
         ({"mode": "voice_design", "instructions": "a calm voice"}, 400, "mode", "unknown_voice", ("hibari",)),

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from realtime.protocol.errors import ErrorCode
 from realtime.protocol.messages import (
+    GENERATION_RANGES,
     MAX_SEED,
     VoiceSpec,
     message_type,
@@ -95,6 +98,18 @@ def test_generation_settings_are_range_and_type_checked() -> None:
     assert fields_of(errors) == ["generation"]
 
 
+def test_code_predictor_settings_are_range_and_type_checked() -> None:
+    spec, errors = start(generation={"subtalker_do_sample": False, "subtalker_temperature": 0.5,
+                                     "subtalker_top_k": 10, "subtalker_top_p": 0.9})
+    assert errors == []
+    assert spec.voice.generation.given() == {"subtalker_do_sample": False, "subtalker_temperature": 0.5,
+                                             "subtalker_top_k": 10, "subtalker_top_p": 0.9}
+    _, errors = start(generation={"subtalker_do_sample": 0, "subtalker_temperature": 2.5,
+                                  "subtalker_top_k": True, "subtalker_top_p": -0.1})
+    assert fields_of(errors) == ["generation.subtalker_do_sample", "generation.subtalker_temperature",
+                                 "generation.subtalker_top_k", "generation.subtalker_top_p"]
+
+
 def test_context_overrides_keep_the_session_voice_for_fields_not_given() -> None:
     base = VoiceSpec(speaker="heart", seed=5, language="english")
     spec, errors = parse_context_overrides({"type": "context.start", "seed": 9}, base, max_reference_bytes=MAX_REF)
@@ -122,6 +137,37 @@ def test_message_type_requires_a_map_with_a_string_type() -> None:
     assert message_type({"type": "text"}) == "text"
     for bad in ([], "text", {"type": 5}, {}, None):
         assert message_type(bad) is None
+
+
+_SETTING_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-10_000, 10_000), st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=5), st.lists(st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.dictionaries(st.sampled_from([*GENERATION_RANGES, "seed", "min_p"]), _SETTING_VALUES, max_size=6))
+def test_any_generation_map_is_accepted_in_range_or_refused_field_by_field(settings_map: dict) -> None:
+    spec, errors = start(generation=settings_map)
+    refused = {error.field for error in errors}
+    accepted = spec.voice.generation.given() if not errors else {}
+    for key, value in settings_map.items():
+        label = f"generation.{key}"
+        if key not in GENERATION_RANGES:
+            assert label in refused
+            continue
+        kind, low, high = GENERATION_RANGES[key]
+        if value is None:
+            assert label not in refused
+            continue
+        if kind == "bool":
+            assert (label in refused) == (not isinstance(value, bool))
+            continue
+        valid_type = not isinstance(value, bool) and isinstance(value, int if kind == "int" else (int, float))
+        valid = valid_type and value == value and low <= value <= high
+        assert (label in refused) == (not valid)
+        if valid and not errors:
+            assert accepted[key] == value
 
 
 def test_timestamps_default_to_none_and_take_word() -> None:

@@ -104,6 +104,28 @@ def test_concurrent_sessions_sound_as_they_do_alone(qwen_server: BackgroundServe
     assert [audio_bytes(messages) for _, messages in together] == [alone[1], alone[2]]
 
 
+def test_four_sessions_in_one_batch_sound_as_they_do_alone(qwen_server: BackgroundServer) -> None:
+    seeds = (11, 12, 13, 14)
+    lines = {11: "First of four.", 12: "Second.", 13: "The third one speaks longer than the rest.", 14: "Four."}
+    alone = {seed: audio_bytes(_speak(qwen_server.url, lines[seed], **_start("custom_voice", seed=seed))[1]) for seed in seeds}
+
+    async def together() -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        return await asyncio.gather(
+            *(synthesize(qwen_server.url, lines[seed], **_start("custom_voice", seed=seed)) for seed in seeds)
+        )
+
+    assert [audio_bytes(messages) for _, messages in run(together(), timeout=TIMEOUT)] == [alone[s] for s in seeds]
+
+
+def test_fully_greedy_generation_ignores_the_seed(qwen_server: BackgroundServer) -> None:
+    greedy = {**GENERATION, "temperature": 0, "subtalker_do_sample": False}
+    first = audio_bytes(_speak(qwen_server.url, "Greedy.", **_start("custom_voice", seed=1, generation=greedy))[1])
+    second = audio_bytes(_speak(qwen_server.url, "Greedy.", **_start("custom_voice", seed=2, generation=greedy))[1])
+    talker_only = {**GENERATION, "temperature": 0}
+    sampled = audio_bytes(_speak(qwen_server.url, "Greedy.", **_start("custom_voice", seed=2, generation=talker_only))[1])
+    assert first == second and first != sampled
+
+
 def _refused(url: str, fields: dict[str, Any], code: int) -> dict[str, Any]:
     async def body() -> dict[str, Any]:
         wire = await Wire.open(url)
@@ -248,6 +270,9 @@ def test_lazy_model_loads_are_counted_in_metrics(tiny_checkpoints: dict[str, Pat
         assert scrape(running, "realtime_tts_model_loads_total", model="tiny-voice-design", outcome="success") == 1
         assert scrape(running, "realtime_tts_model_manager_loads_total") == 1
         assert scrape(running, "realtime_tts_model_loads_total", model="hibari", outcome="success") == 1
+        # two segments of FRAMES frames: at least one batched iteration per frame, none running now
+        assert scrape(running, "realtime_tts_batch_iterations_total", model="tiny-voice-design") >= 2 * FRAMES
+        assert scrape(running, "realtime_tts_batch_rows", model="tiny-voice-design") == 0
 
 
 def test_the_openai_speech_endpoint_speaks_with_a_qwen3_checkpoint(qwen_server: BackgroundServer) -> None:

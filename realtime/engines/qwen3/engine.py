@@ -15,7 +15,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,6 +35,9 @@ from realtime.engines.qwen3.checkpoints import SAMPLE_RATE, Checkpoint
 from realtime.engines.qwen3.manager import Lease, ModelManager
 from realtime.protocol.errors import ErrorCode, FieldError
 from realtime.protocol.messages import GENERATION_RANGES, GenerationParams, VoiceSpec
+
+if TYPE_CHECKING:  # torch is imported only once a Qwen3 model is used
+    from realtime.engines.qwen3.scheduler import BatchScheduler, StreamRow
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +77,8 @@ def primed_decoder(tts: Any, voice_id: str, make: Callable[[], Any]) -> Any:
     return decoder
 
 
-DEFAULT_CAPACITY = 32  # sessions one Qwen3 model takes at once (each context generates in turn)
+DEFAULT_CAPACITY = 32  # sessions one Qwen3 model takes at once (up to --max-batch streams step together)
+DEFAULT_MAX_BATCH = 8  # streams of one model stepped together (continuous batching)
 WARM_UP_FRAMES = 3
 
 
@@ -100,12 +104,28 @@ class Qwen3Engine(Engine):
     reports_own_loads = True  # the manager reports every load to /metrics, preloads included
 
     def __init__(
-        self, checkpoint: Checkpoint, manager: ModelManager, *, capacity: int = DEFAULT_CAPACITY, preload: bool = False
+        self,
+        checkpoint: Checkpoint,
+        manager: ModelManager,
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+        preload: bool = False,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        deterministic: bool = True,
     ) -> None:
+        """`max_batch` > 1 steps up to that many streams of this model together on one worker
+        thread (`scheduler.py`); 1 runs each stream alone in the engine threads (`frames.py`)."""
+        from realtime.engines.qwen3.scheduler import BatchScheduler
+
         self.checkpoint = checkpoint
         self.info = model_info(checkpoint, capacity)
         self.manager = manager
         self.preload = preload
+        self.max_batch = max_batch
+        self.scheduler: BatchScheduler | None = (
+            BatchScheduler(max_batch, exact=deterministic, name=checkpoint.name) if max_batch > 1 else None
+        )
+        self.waiting_streams = max_batch if max_batch > 1 else 0
 
     def load(self) -> None:
         """Import the Qwen3 stack now (seconds), so a missing package fails at start-up, not mid-session.
@@ -179,7 +199,7 @@ class Qwen3Engine(Engine):
     def open_voice(self, request: VoiceRequest) -> Voice:
         lease = self.manager.acquire(self.checkpoint)
         try:
-            return Qwen3Voice(lease, request)
+            return Qwen3Voice(lease, request, self.scheduler)
         except BaseException:
             lease.release()
             raise
@@ -203,17 +223,21 @@ class Qwen3Engine(Engine):
         return VoicePrint(x_vector=x_vector, ref_codes=codes, ref_text=text)
 
     def shutdown(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
         self.manager.shutdown()
 
 
 class Qwen3Voice(Voice):
     """One context's voice: the model lease, the seeded generator, the clone prompt if any."""
 
-    def __init__(self, lease: Lease, request: VoiceRequest) -> None:
+    def __init__(self, lease: Lease, request: VoiceRequest, scheduler: BatchScheduler | None = None) -> None:
         from realtime.engines.qwen3.prompts import ClonePrompt, PromptError
         from realtime.engines.qwen3.sampling import SamplingParams, make_generator
 
         self._lease = lease
+        self._scheduler = scheduler
+        self._last_row: StreamRow | None = None  # the last segment's row in the batch scheduler
         self._tts: Any = lease.model
         self._spec = request.spec
         self._model_name = request.model
@@ -267,10 +291,13 @@ class Qwen3Voice(Voice):
         except PromptError as exc:
             raise GenerationError(f"{self._model_name} cannot take this segment: {exc}") from exc
         max_frames = max_frames_for(text, self._spec.language, self._params.max_new_tokens)
+        decoder = self._decoder(StreamingDecoder)
+        if self._scheduler is not None:
+            yield from self._synthesize_batched(prompt, max_frames, decoder, text, cancel)
+            return
         frames = generate_frames(
             self._tts, prompt, self._params, self._generator, lambda: cancel.is_set, max_frames
         )
-        decoder = self._decoder(StreamingDecoder)
         try:
             pending: list[torch.Tensor] = []
             chunks = 0
@@ -302,6 +329,25 @@ class Qwen3Voice(Voice):
             # A saved voice's priming is shared by every context on this model; an inline reference is its own.
             self._primed = primed_decoder(self._tts, self._voice_id, primed) if self._voice_id else primed()
         return self._primed.fork()
+
+    def _synthesize_batched(
+        self, prompt: Any, max_frames: int, decoder: Any, text: str, cancel: CancelFlag
+    ) -> Iterator[EngineChunk]:
+        """The segment as one row of the model's batch scheduler: this thread only waits for its chunks."""
+        assert self._scheduler is not None
+        if self._last_row is not None:  # a cancelled segment's row may finish its stage: never two draw at once
+            self._last_row.wait_released()
+        row = self._last_row = self._scheduler.submit(
+            self._tts, prompt, self._params, self._generator, max_frames, cancel, decoder, chunk_frames
+        )
+        try:
+            while (output := row.next_output()) is not None:
+                if output.final:
+                    yield EngineChunk(output.samples, final=True, notice=self._cut_short(row.state.outcome, text))
+                    return
+                yield EngineChunk(output.samples, final=False)
+        finally:
+            row.close()
 
     def _cut_short(self, outcome: Any, text: str) -> str | None:
         """The notice for a segment that hit the frame bound (the model never said it was done)."""

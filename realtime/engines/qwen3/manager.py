@@ -3,7 +3,8 @@
 Called from the engine's worker threads (never the event loop): `acquire` blocks while
 the model loads. Each model has its own load lock, so two different models may load at the
 same time (the official loaders take turns inside transformers, see runtime.py) and a loaded
-model is handed out while another one loads; the manager's own lock only guards bookkeeping and is never held across a load. A failed load is reported
+model is handed out while another one loads; the manager's own lock only guards bookkeeping
+and is never held across a load. A failed load is reported
 as `ModelLoadError` (cause chained); for a short back-off the same error is returned at
 once, then the next `acquire` tries again. A model whose leases are all released is
 unloaded after `idle_timeout_s` by a background sweeper thread (or by calling `sweep`).

@@ -12,7 +12,7 @@ tests use to pin the semantics down.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -33,8 +33,21 @@ _HARD_DEFAULTS: dict[str, Any] = {
     "max_new_tokens": 2048,
 }
 
-# The protocol's `generation` settings that override the checkpoint's defaults.
-OVERRIDABLE = ("temperature", "top_p", "top_k", "repetition_penalty", "max_new_tokens")
+# The protocol's `generation` settings that override the checkpoint's defaults, mapped to
+# the official keyword names (the official spelling of the predictor's switch has no
+# underscore between "do" and "sample").
+OVERRIDE_KEYS: dict[str, str] = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "repetition_penalty": "repetition_penalty",
+    "max_new_tokens": "max_new_tokens",
+    "subtalker_do_sample": "subtalker_dosample",
+    "subtalker_temperature": "subtalker_temperature",
+    "subtalker_top_k": "subtalker_top_k",
+    "subtalker_top_p": "subtalker_top_p",
+}
+OVERRIDABLE = tuple(OVERRIDE_KEYS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,18 +94,19 @@ class SamplingParams:
 
         Keys missing from both fall back to the official wrapper's hard defaults. The
         overrides (the protocol's `generation` map; None values ignored) act on the
-        talker only, as the same keyword arguments do in the official `generate_*`; the
-        code predictor keeps its `subtalker_*` settings.
+        talker, as the same keyword arguments do in the official `generate_*`, except the
+        `subtalker_*` ones, which set the code predictor's sampling (the official
+        `subtalker_dosample`, `subtalker_temperature`, `subtalker_top_k`, `subtalker_top_p`).
         """
         merged = dict(_HARD_DEFAULTS)
         for key, value in (generation_config or {}).items():
             if key in merged and value is not None:
                 merged[key] = value
         for key, value in (overrides or {}).items():
-            if key not in OVERRIDABLE:
+            if key not in OVERRIDE_KEYS:
                 raise ValueError(f"unknown generation setting {key!r}; known: {', '.join(OVERRIDABLE)}")
             if value is not None:
-                merged[key] = value
+                merged[OVERRIDE_KEYS[key]] = value
         max_new_tokens = int(merged["max_new_tokens"])
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
@@ -122,14 +136,17 @@ class SamplingParams:
         )
 
     def official_kwargs(self) -> dict[str, Any]:
-        """The same settings as keyword arguments of the official `generate_*` calls."""
+        """The same settings as keyword arguments of the official `generate_*` calls.
+
+        Temperature 0 (our greedy) becomes `do_sample=False` there: transformers refuses it.
+        """
         return {
-            "do_sample": self.talker.do_sample,
+            "do_sample": not self.talker.greedy,
             "temperature": self.talker.temperature,
             "top_k": self.talker.top_k,
             "top_p": self.talker.top_p,
             "repetition_penalty": self.talker.repetition_penalty,
-            "subtalker_dosample": self.subtalker.do_sample,
+            "subtalker_dosample": not self.subtalker.greedy,
             "subtalker_temperature": self.subtalker.temperature,
             "subtalker_top_k": self.subtalker.top_k,
             "subtalker_top_p": self.subtalker.top_p,
@@ -190,3 +207,29 @@ def sample_next(
         return scores.argmax(dim=-1, keepdim=True)
     probs = scores.softmax(dim=-1)
     return torch.multinomial(probs, num_samples=1, generator=generator)
+
+
+def sample_rows(logits: torch.Tensor, params: Sequence[TokenSampling], generators: Sequence[torch.Generator]) -> torch.Tensor:
+    """The next token of every row of `logits` (rows, vocab), row i with `params[i]` drawing from
+    `generators[i]` only: shape (rows, 1), int64. No repetition history (the code predictor has none).
+
+    Rows with the same settings are processed in one go (the processing is row-wise, so each
+    row's scores are the same bits as alone); each draw still comes from its row's generator,
+    so a row's tokens are those `sample_next` gives it alone.
+    """
+    picks: list[torch.Tensor | None] = [None] * logits.shape[0]
+    groups: dict[TokenSampling, list[int]] = {}
+    for row, setting in enumerate(params):
+        groups.setdefault(setting, []).append(row)
+    for setting, rows in groups.items():
+        selected = logits if len(rows) == logits.shape[0] else logits[rows]
+        scores = process_logits(selected, setting)
+        if setting.greedy:
+            chosen = scores.argmax(dim=-1, keepdim=True)
+            for index, row in enumerate(rows):
+                picks[row] = chosen[index : index + 1]
+            continue
+        probs = scores.softmax(dim=-1)
+        for index, row in enumerate(rows):
+            picks[row] = torch.multinomial(probs[index : index + 1], num_samples=1, generator=generators[row])
+    return torch.cat(picks)  # type: ignore[arg-type]

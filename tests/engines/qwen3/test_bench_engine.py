@@ -34,3 +34,21 @@ def test_a_checkpoint_of_another_kind_is_refused(tiny_checkpoints: dict[str, Pat
 
     with pytest.raises(ValueError, match="CustomVoice"):
         bench_engine(tiny_checkpoints["voice_design"], frames=2, repeats=1, options=LoadOptions(device="cpu"))
+
+
+def test_concurrency_benchmark_compares_batched_and_one_stream_per_thread(
+    tiny_checkpoints: dict[str, Path], tmp_path: Path, capsys
+) -> None:
+    figures = tmp_path / "batch.json"
+    code = main(["bench-qwen", str(tiny_checkpoints["custom_voice"]), "--concurrency", "1,2", "--frames", "3",
+                 "--max-batch", "4", "--device", "cpu", "--torch-threads", "1", "--json", str(figures)])
+    assert code == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in lines if line.strip()[:1].isdigit()]
+    assert [(row[0], row[1]) for row in rows] == [("1", "batched"), ("1", "1/thread"), ("2", "batched"), ("2", "1/thread")]
+    import json
+
+    data = json.loads(figures.read_text())
+    assert [run["streams"] for run in data["runs"]] == [1, 1, 2, 2]
+    assert all(run["audio_per_wall"] > 0 and run["ttfa_p50_ms"] > 0 for run in data["runs"])
+    assert set(data["ceiling"]) == {"1", "2"} and data["ceiling"]["1"] == 1.0

@@ -69,8 +69,9 @@ def test_model_info_comes_from_the_checkpoint(engines: dict[str, Qwen3Engine]) -
 def test_check_names_unknown_speaker_instruct_on_base_and_unknown_language(engines: dict[str, Qwen3Engine]) -> None:
     [speaker] = engines["custom_voice"].check(_spec(speaker="nobody"))
     assert speaker.field == "speaker" and speaker.code == ErrorCode.UNKNOWN_VOICE and "ryan" in speaker.message
-    [instruct] = engines["base"].check(_spec("voice_clone", instruct="sound happy", x_vector_only=True))
-    assert instruct.field == "instruct"
+    instructed = _spec("voice_clone", instruct="sound happy", x_vector_only=True)
+    assert engines["base"].check(instructed) == []  # ignored with a notice since issue 15, not refused
+    assert "ignored" in " ".join(engines["base"].notices(instructed))
     [language] = engines["voice_design"].check(_spec("voice_design", language="klingon"))
     assert language.field == "language" and "english" in language.message
     assert engines["custom_voice"].check(_spec(speaker="Ryan")) == []  # speakers are matched case-insensitively
@@ -188,3 +189,79 @@ def test_the_lease_is_released_when_the_voice_closes(engines: dict[str, Qwen3Eng
     assert engine.manager.stats().leases == before + 1
     voice.close()
     assert engine.manager.stats().leases == before
+
+
+def test_audio_is_byte_identical_alone_and_beside_three_others_joining_late(engines: dict[str, Qwen3Engine]) -> None:
+    engine = engines["custom_voice"]
+    assert engine.scheduler is not None  # batched by default
+    texts = {31: "Together now.", 32: "A second voice.", 33: "Third.", 34: "And a fourth, longer one."}
+    alone = {seed: _audio(_speak(engine, _spec(), seed, [text])[0]) for seed, text in texts.items()}
+    together: dict[int, np.ndarray] = {}
+    started = threading.Event()
+
+    def run(seed: int) -> None:
+        voice = engine.open_voice(VoiceRequest(spec=_spec(), model=engine.info.name, seed=seed))
+        try:
+            chunks = []
+            for chunk in voice.synthesize(texts[seed], CancelFlag()):
+                chunks.append(chunk)
+                started.set()
+            together[seed] = _audio(chunks)
+        finally:
+            voice.close()
+
+    first = threading.Thread(target=run, args=(31,))
+    first.start()
+    assert started.wait(60)  # the others join once the first is speaking
+    late = [threading.Thread(target=run, args=(seed,)) for seed in (32, 33, 34)]
+    for thread in late:
+        thread.start()
+    for thread in [first, *late]:
+        thread.join(timeout=120)
+    for seed in texts:
+        assert together[seed].tobytes() == alone[seed].tobytes()
+
+
+def test_max_batch_one_keeps_the_per_stream_loop(tiny_checkpoints: dict[str, Path]) -> None:
+    manager = ModelManager(official_loader(LoadOptions(device="cpu")), idle_timeout_s=None)
+    try:
+        engine = Qwen3Engine(read_checkpoint(tiny_checkpoints["custom_voice"]), manager, max_batch=1)
+        assert engine.scheduler is None and engine.waiting_streams == 0
+        audio = _audio(_speak(engine, _spec(), 5, ["Alone."])[0])
+        assert audio.size == FRAMES * SAMPLES_PER_FRAME and np.isfinite(audio).all()
+    finally:
+        manager.shutdown()
+
+
+def test_an_idle_model_unloads_only_after_its_batch_drains(tiny_checkpoints: dict[str, Path]) -> None:
+    now = [0.0]
+    manager = ModelManager(
+        official_loader(LoadOptions(device="cpu")), idle_timeout_s=1.0, clock=lambda: now[0], background_sweep=False
+    )
+    engine = Qwen3Engine(read_checkpoint(tiny_checkpoints["custom_voice"]), manager)
+    try:
+        voice = engine.open_voice(VoiceRequest(spec=_spec(frames=30), model=engine.info.name, seed=1))
+        stream = voice.synthesize("Still speaking while the sweeper looks.", CancelFlag())
+        next(stream)
+        now[0] += 10
+        assert manager.sweep() == [] and engine.scheduler is not None and engine.scheduler.running
+        rest = list(stream)
+        voice.close()
+        assert rest[-1].final
+        assert engine.scheduler.wait_idle(30)
+        now[0] += 10
+        assert manager.sweep() == [engine.info.name]
+    finally:
+        engine.shutdown()
+
+
+def test_the_server_options_reach_each_qwen3_engine(tiny_checkpoints: dict[str, Path]) -> None:
+    from realtime.config import ServerConfig
+    from realtime.engines.catalog import qwen3_engines
+
+    checkpoint = read_checkpoint(tiny_checkpoints["custom_voice"])
+    [batched] = qwen3_engines([checkpoint], ServerConfig(max_batch=4, deterministic=False))
+    assert batched.scheduler is not None and batched.scheduler.max_batch == 4 and not batched.scheduler.exact
+    assert batched.waiting_streams == 4
+    [alone] = qwen3_engines([checkpoint], ServerConfig(max_batch=1))
+    assert alone.scheduler is None

@@ -65,6 +65,17 @@ def test_protocol_overrides_reach_the_sampler(tts: Any, prompt: TalkerPrompt) ->
     assert torch.equal(official, codes(tts, prompt, params, seed=99))
 
 
+def test_fully_greedy_settings_give_the_official_greedy_codes_whatever_the_seed(tts: Any, prompt: TalkerPrompt) -> None:
+    # temperature 0 alone leaves the code predictor sampling; subtalker_do_sample false stops that too.
+    params = SamplingParams.from_config(tts.generate_defaults, {"temperature": 0, "subtalker_do_sample": False})
+    assert params.talker.greedy and params.subtalker.greedy
+    official = official_codes(tts, "generate_custom_voice", FRAMES, params, text=TEXT, speaker="Ryan", language="English")
+    assert torch.equal(official, codes(tts, prompt, params, seed=1))
+    assert torch.equal(official, codes(tts, prompt, params, seed=2))
+    half = SamplingParams.from_config(tts.generate_defaults, {"temperature": 0})
+    assert not torch.equal(codes(tts, prompt, half, seed=1), codes(tts, prompt, half, seed=2))
+
+
 def test_same_seed_same_codes_other_seed_other_codes(tts: Any, prompt: TalkerPrompt, sampled: SamplingParams) -> None:
     first = codes(tts, prompt, sampled, seed=7)
     assert torch.equal(first, codes(tts, prompt, sampled, seed=7))

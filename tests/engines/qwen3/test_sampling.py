@@ -54,6 +54,14 @@ def test_protocol_overrides_win_for_the_talker_and_leave_the_code_predictor_alon
     assert params.max_new_tokens == 100
 
 
+def test_subtalker_overrides_set_the_code_predictor_and_leave_the_talker_alone() -> None:
+    overrides = {"subtalker_do_sample": False, "subtalker_temperature": 0.4, "subtalker_top_k": 3, "subtalker_top_p": 0.7}
+    params = SamplingParams.from_config(RELEASED_GENERATION_CONFIG, overrides)
+    assert params.subtalker == TokenSampling(do_sample=False, temperature=0.4, top_k=3, top_p=0.7)
+    assert params.talker == SamplingParams.from_config(RELEASED_GENERATION_CONFIG).talker
+    assert params.official_kwargs()["subtalker_dosample"] is False
+
+
 def test_absent_overrides_keep_the_config_value() -> None:
     params = SamplingParams.from_config(RELEASED_GENERATION_CONFIG, {"temperature": None, "top_k": None})
     assert params == SamplingParams.from_config(RELEASED_GENERATION_CONFIG)

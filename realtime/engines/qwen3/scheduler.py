@@ -1,0 +1,419 @@
+"""One scheduler per loaded Qwen3 model: a worker thread that steps every active stream at once.
+
+A stream (one segment of one context) is a row. Each iteration of the worker:
+
+1. drops rows that were cancelled or whose consumer left (before any work on them);
+2. admits waiting rows while fewer than `max_batch` are active, and runs ONE piece of
+   prefill: at most `prefill_chunk` prompt positions of the oldest row not yet speaking,
+   alone (one talker forward); so newcomers stall the rows already speaking by about one
+   step per iteration, never by a queue of whole prompts;
+3. runs the code predictor's 15 sub-steps once for every row holding a codebook-0 token,
+   and pushes each row's new frame through its own streaming decoder when its next chunk
+   is due (chunk sizes 1, 2, 4, 8 frames, as `engine.CHUNK_SCHEDULE`);
+4. runs ONE batched talker step for every row that needs the next token, and samples each.
+
+Rows join and leave between iterations (`batched.py` keeps each row's numbers the same
+whatever the batch). A row whose consumer has `max_queued_chunks` chunks unread is paused:
+it sits out the iterations until its consumer reads, and the others go on. A row that fails
+(its prefill, its decoder) fails alone; an error inside a batched forward fails the rows of
+that forward. The frame bound and "no EOS in the first frames" are per row (`RowState`).
+
+The worker holds the model only while it has rows: it exits when the last row leaves, so an
+idle model is free to be unloaded (rows hold the model's lease through their voice).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from realtime.engines.base import CancelFlag, GenerationError
+from realtime.engines.qwen3.batched import BatchedTalker, RowState, rows_memory_bytes
+from realtime.engines.qwen3.prompts import TalkerPrompt
+from realtime.engines.qwen3.sampling import SamplingParams
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BATCH = 8
+DEFAULT_MAX_QUEUED_CHUNKS = 2
+DEFAULT_PREFILL_CHUNK = 32  # prompt positions per iteration: custom-voice prompts fit in one
+_CONSUMER_POLL_S = 0.05  # how often a waiting consumer looks at its cancel flag
+_IDLE_WAIT_S = 0.5
+_RELEASE_WAIT_S = 30.0  # the next segment waits this long at most for the worker to let go of the last row
+
+ChunkSizes = Callable[[int], int]
+
+
+@dataclass(frozen=True, slots=True)
+class RowOutput:
+    """One decoded piece of a row's audio; `final` marks the segment's last piece."""
+
+    samples: np.ndarray
+    final: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerStats:
+    """What /metrics shows of one model's batch: rows stepping now, rows waiting, iterations so far."""
+
+    active: int
+    waiting: int
+    iterations: int
+    largest_batch: int
+
+
+class SchedulerClosed(GenerationError):
+    """The scheduler was shut down (server stopping) while the row was waiting or speaking."""
+
+
+class StreamRow:
+    """The consumer's handle on one row: read its audio with `next_output`, leave with `close`."""
+
+    def __init__(
+        self,
+        scheduler: BatchScheduler,
+        state: RowState,
+        decoder: Any,
+        cancel: CancelFlag,
+        chunk_frames: ChunkSizes,
+    ) -> None:
+        self.state = state
+        self.decoder = decoder
+        self.cancel = cancel
+        self._scheduler = scheduler
+        self._chunk_frames = chunk_frames
+        self._outputs: deque[RowOutput] = deque()
+        self._error: BaseException | None = None
+        self._done = False  # nothing more will be queued
+        self._closed = False  # the consumer left
+        self._pending: list[torch.Tensor] = []
+        self._chunks = 0
+
+    # -- consumer side -------------------------------------------------------------------
+
+    def next_output(self) -> RowOutput | None:
+        """The next piece (blocks); None once the row ended without more audio (stopped or cancelled)."""
+        condition = self._scheduler.condition
+        with condition:
+            while not self._outputs:
+                if self._error is not None:
+                    raise GenerationError(str(self._error)) from self._error
+                if self._done or self.cancel.is_set:
+                    return None
+                condition.wait(_CONSUMER_POLL_S)
+            output = self._outputs.popleft()
+            condition.notify_all()  # a paused row may run again
+            return output
+
+    def close(self) -> None:
+        """The consumer leaves: the row is dropped before the scheduler's next stage. Idempotent and
+        never blocks (it may run on the event loop, when a paused stream is closed there)."""
+        with self._scheduler.condition:
+            self._closed = True
+            self._scheduler.condition.notify_all()
+
+    def wait_released(self, timeout_s: float = _RELEASE_WAIT_S) -> bool:
+        """Block until the worker no longer touches this row (at most one stage after `close`);
+        the next segment of the context waits for this before it draws from the same generator."""
+        condition = self._scheduler.condition
+        with condition:
+            return condition.wait_for(lambda: self._done or not self._scheduler.owns(self), timeout_s)
+
+    # -- scheduler side (called with or without the lock, as marked) -----------------------
+
+    @property
+    def stopping(self) -> bool:
+        return self._closed or self.cancel.is_set
+
+    def paused(self, max_queued: int) -> bool:
+        """Locked: the consumer has not read what is queued."""
+        return len(self._outputs) >= max_queued
+
+    def push_frame(self, frame: torch.Tensor) -> None:
+        """Unlocked: one new frame; decodes and queues a chunk when one is due."""
+        self._pending.append(frame)
+        if len(self._pending) >= self._chunk_frames(self._chunks):
+            self._emit(final=False)
+
+    def finish_audio(self) -> None:
+        """Unlocked: the row ended normally (EOS or bound): decode the tail, queue the final piece."""
+        self._emit(final=True)
+
+    def _emit(self, final: bool) -> None:
+        pieces = []
+        if self._pending:
+            pieces.append(self.decoder.push(torch.stack(self._pending)))
+            self._pending = []
+        if final:
+            pieces.append(self.decoder.finish())
+        samples = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+        with self._scheduler.condition:
+            self._outputs.append(RowOutput(samples, final))
+            self._chunks += 1
+            if final:
+                self._done = True
+            self._scheduler.condition.notify_all()
+
+    def fail(self, error: BaseException) -> None:
+        """Unlocked: the row ends with `error` (raised to its consumer)."""
+        self.state.finish("stopped")
+        with self._scheduler.condition:
+            self._error = error
+            self._done = True
+            self._scheduler.condition.notify_all()
+
+    def stop(self) -> None:
+        """Locked: ended by cancel or by its consumer leaving: no more audio."""
+        self.state.finish("stopped")
+        self._done = True
+        self._scheduler.condition.notify_all()
+
+
+class BatchScheduler:
+    """The batched step loop of one model; see the module docstring.
+
+    `max_batch` rows are stepped together at most (the rest wait, first come first
+    served); `tile_rows` and `exact` set the row tiles of the linear layers (`tiles.py`);
+    `prefill_chunk` bounds the prompt positions prefilled per iteration (None: whole prompts).
+    """
+
+    def __init__(
+        self,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        *,
+        tile_rows: int | None = None,
+        exact: bool = True,
+        max_queued_chunks: int = DEFAULT_MAX_QUEUED_CHUNKS,
+        prefill_chunk: int | None = DEFAULT_PREFILL_CHUNK,
+        name: str = "qwen3",
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        if max_queued_chunks < 1:
+            raise ValueError(f"max_queued_chunks must be >= 1, got {max_queued_chunks}")
+        self.max_batch = max_batch
+        self.tile_rows = tile_rows if tile_rows is not None else min(max_batch, 8)
+        self.exact = exact
+        self.max_queued_chunks = max_queued_chunks
+        if prefill_chunk is not None and prefill_chunk < 1:
+            raise ValueError(f"prefill_chunk must be >= 1 or None, got {prefill_chunk}")
+        self.prefill_chunk = prefill_chunk
+        self.name = name
+        self.condition = threading.Condition()
+        self._waiting: deque[StreamRow] = deque()
+        self._active: list[StreamRow] = []
+        self._thread: threading.Thread | None = None
+        self._tts: Any = None
+        self._closed = False
+        self.iterations = 0
+        self.largest_batch = 0
+        self.peak_cache_bytes = 0
+
+    # -- consumer side -------------------------------------------------------------------
+
+    def submit(
+        self,
+        tts: Any,
+        prompt: TalkerPrompt,
+        params: SamplingParams,
+        generator: torch.Generator,
+        max_frames: int,
+        cancel: CancelFlag,
+        decoder: Any,
+        chunk_frames: ChunkSizes,
+        min_frames: int = 2,
+    ) -> StreamRow:
+        """Queue one utterance; its audio comes out of the returned row's `next_output`."""
+        vocab = int(getattr(tts, "model", tts).talker.config.vocab_size)
+        state = RowState(prompt, params, generator, max_frames, min_frames, vocab_size=vocab)
+        row = StreamRow(self, state, decoder, cancel, chunk_frames)
+        with self.condition:
+            if self._closed:
+                raise SchedulerClosed("the model's scheduler is shut down")
+            if self._tts is not None and self._tts is not tts:
+                if self._active or self._waiting:
+                    raise GenerationError("the model was reloaded while streams were running on the old one")
+                self._tts = None
+            if self._tts is None:
+                self._tts = tts
+            self._waiting.append(row)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=f"batch-{self.name}", daemon=True)
+                self._thread.start()
+            self.condition.notify_all()
+        return row
+
+    def owns(self, row: StreamRow) -> bool:
+        """Locked: the worker may still work on `row` (it is waiting or in the batch, and the worker runs)."""
+        return self._thread is not None and (row in self._active or row in self._waiting)
+
+    def stats(self) -> SchedulerStats:
+        with self.condition:
+            active = sum(1 for row in self._active if not row._done)  # a finished row leaves at the next round
+            return SchedulerStats(active, len(self._waiting), self.iterations, self.largest_batch)
+
+    @property
+    def active_rows(self) -> int:
+        with self.condition:
+            return len(self._active)
+
+    @property
+    def running(self) -> bool:
+        with self.condition:
+            return self._thread is not None
+
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        """Fail every row (server stopping) and wait for the worker to leave."""
+        with self.condition:
+            self._closed = True
+            thread = self._thread
+            self.condition.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout_s)
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Block until no row is active or waiting (tests, model unload); True if it drained."""
+        with self.condition:
+            return self.condition.wait_for(lambda: self._thread is None, timeout_s)
+
+    # -- the worker ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        batched: BatchedTalker | None = None
+        try:
+            with torch.inference_mode():
+                while True:
+                    runnable = self._next_round()
+                    if runnable is None:
+                        return
+                    if batched is None:
+                        batched = BatchedTalker(self._tts, tile_rows=self.tile_rows, exact=self.exact)
+                    self._iterate(batched, [row for row in runnable if row.state.outcome is None])
+        except BaseException as exc:  # noqa: BLE001  (a bug here must fail the rows, not hang their consumers)
+            logger.exception("%s: batch scheduler failed", self.name)
+            with self.condition:
+                rows = [*self._active, *self._waiting]
+            for row in rows:
+                row.fail(exc)
+        finally:
+            with self.condition:
+                self._active.clear()
+                self._waiting.clear()
+                self._thread = None
+                self._tts = None
+                self.condition.notify_all()
+
+    def _next_round(self) -> list[StreamRow] | None:
+        """Locked bookkeeping between iterations: the rows to work on, or None to exit."""
+        with self.condition:
+            while True:
+                if self._closed:
+                    for row in [*self._active, *self._waiting]:
+                        row._error = SchedulerClosed("the server is shutting down")
+                        row.stop()
+                    self._active.clear()
+                    self._waiting.clear()
+                    return None
+                self._drop_stopped_locked()
+                if not self._active and not self._waiting:
+                    return None
+                while self._waiting and len(self._active) < self.max_batch:
+                    self._active.append(self._waiting.popleft())
+                runnable = [row for row in self._active if not row.paused(self.max_queued_chunks)]
+                if runnable:
+                    return runnable
+                self.condition.wait(_IDLE_WAIT_S)
+
+    def _drop_stopped_locked(self) -> None:
+        """Rows that ended leave the batch (their consumer reads what is queued); cancelled ones stop."""
+        kept = []
+        for row in self._active:
+            if row._done:
+                continue
+            if row.stopping:
+                row.stop()
+                continue
+            kept.append(row)
+        self._active = kept
+        waiting: deque[StreamRow] = deque()
+        for row in self._waiting:
+            if row.stopping:
+                row.stop()
+            else:
+                waiting.append(row)
+        self._waiting = waiting
+
+    def _prefill_piece(self, batched: BatchedTalker, rows: list[StreamRow]) -> None:
+        """One piece of the oldest newcomer's prefill, alone; its first token once the prompt is in.
+        A failure fails this row only."""
+        row = next((row for row in rows if not row.state.speaking and not self._stopped(row)), None)
+        if row is None:
+            return
+        try:
+            logits = batched.prefill(row.state, self.prefill_chunk)
+            if logits is not None and not row.state.choose_token(logits, row.state.prompt.eos_token_id):
+                row.finish_audio()  # EOS at once (only possible with min_frames 0)
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("%s: a stream failed at its prefill: %s", self.name, exc)
+            row.fail(exc)
+
+    def _iterate(self, batched: BatchedTalker, rows: list[StreamRow]) -> None:
+        # 2. one piece of prefill
+        self._prefill_piece(batched, rows)
+        # 3. the code predictor for every row holding a token
+        predicting = [row for row in rows if row.state.token is not None and not self._stopped(row)]
+        if predicting:
+            self.largest_batch = max(self.largest_batch, len(predicting))
+            try:
+                frames = batched.residual_codes([row.state for row in predicting])
+            except Exception as exc:  # noqa: BLE001
+                self._fail_all(predicting, exc)
+                return
+            for index, row in enumerate(predicting):
+                try:
+                    row.push_frame(frames[index])
+                    if row.state.frames >= row.state.max_frames:
+                        row.state.finish("limit")
+                        row.finish_audio()
+                except Exception as exc:  # noqa: BLE001  (its decoder): this row only
+                    row.fail(exc)
+        # 4. one talker step for every row that needs its next token
+        stepping = [
+            row for row in rows
+            if row.state.outcome is None and row.state.next_input is not None and not self._stopped(row)
+        ]
+        if stepping:
+            self.peak_cache_bytes = max(self.peak_cache_bytes, rows_memory_bytes([row.state for row in stepping]))
+            try:
+                logits = batched.talker_step([row.state for row in stepping])
+            except Exception as exc:  # noqa: BLE001
+                self._fail_all(stepping, exc)
+                return
+            for index, row in enumerate(stepping):
+                try:
+                    if not row.state.choose_token(logits[index : index + 1], row.state.prompt.eos_token_id):
+                        row.finish_audio()
+                except Exception as exc:  # noqa: BLE001
+                    row.fail(exc)
+        self.iterations += 1
+
+    def _stopped(self, row: StreamRow) -> bool:
+        """Cancel or the consumer leaving is honoured before each stage of each row."""
+        if row.stopping:
+            with self.condition:
+                if not row._done:
+                    row.stop()
+            return True
+        return row.state.outcome is not None
+
+    def _fail_all(self, rows: list[StreamRow], exc: BaseException) -> None:
+        logger.warning("%s: a batched forward over %d rows failed: %s", self.name, len(rows), exc)
+        for row in rows:
+            row.fail(exc)
