@@ -57,3 +57,23 @@ def tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
     from tests.support.qwen_checkpoints import build_tiny_checkpoints
 
     return build_tiny_checkpoints(tmp_path_factory.mktemp("qwen3-models"))
+
+
+@pytest.fixture(scope="session")
+def tiny_aligner(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Qwen3-ForcedAligner checkpoint (tiny-forced-aligner), built once per session in its own directory.
+
+    Not beside the TTS checkpoints: servers on `tiny_checkpoints` keep pocketsphinx and estimates;
+    tests that want the aligner make a models directory holding both (`models_dir_with`).
+    """
+    from tests.support.qwen_checkpoints import build_tiny_aligner
+
+    return build_tiny_aligner(tmp_path_factory.mktemp("qwen3-aligner"))
+
+
+def models_dir_with(target: Path, *checkpoints: Path) -> Path:
+    """A models directory at `target` whose entries link to these checkpoint directories."""
+    target.mkdir(parents=True, exist_ok=True)
+    for checkpoint in checkpoints:
+        (target / checkpoint.name).symlink_to(checkpoint, target_is_directory=True)
+    return target

@@ -14,6 +14,14 @@ _EMPTY = np.zeros(0, dtype=np.float32)
 _EMPTY.flags.writeable = False  # shared: returned for every empty result
 
 
+def resample_whole(samples: np.ndarray, in_rate: int, out_rate: int) -> np.ndarray:
+    """One whole buffer at another rate (float32 mono): for audio that is complete, e.g. a segment to align."""
+    audio = as_float32_mono(samples)
+    if in_rate == out_rate or not len(audio):
+        return audio
+    return soxr.resample(audio, in_rate, out_rate, quality=_QUALITY).astype(np.float32, copy=False)
+
+
 class StreamResampler:
     """Per-utterance streaming resampler (soxr.ResampleStream, quality HQ).
 

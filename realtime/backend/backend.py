@@ -110,6 +110,7 @@ class TTSBackend:
         *,
         engine_threads: int = 2,
         limits: Limits | None = None,
+        word_timer: WordTimer | None = None,
         trim_leading_silence: bool = True,
     ) -> None:
         self._engine_threads = max(1, engine_threads)
@@ -119,7 +120,7 @@ class TTSBackend:
             engine.info.name: engine for engine in (engines or [HibariEngine(threads=self._engine_threads)])
         }
         self.limits = limits or Limits()
-        self.word_timer = WordTimer()  # word timestamps for contexts and requests that ask for them
+        self.word_timer = word_timer or WordTimer()  # word timestamps for contexts and requests that ask for them
         self._executor: ThreadPoolExecutor | None = None
         self._ready = False
 

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp
 from realtime.auth import AccessPolicy
 from realtime.backend.backend import TTSBackend
 from realtime.config import ServerConfig, config_from_env
-from realtime.engines.catalog import batch_stats, discover_engines, model_managers
+from realtime.engines.catalog import batch_stats, discover_engines, discover_word_timer, model_managers
 from realtime.http import http_routes
 from realtime.http.errors import ApiError
 from realtime.http.request_id import RequestIdMiddleware
@@ -84,10 +84,15 @@ class RealtimeApp(Starlette):
 def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = None) -> RealtimeApp:
     """The app; with no arguments it reads its configuration from the environment (Procfile, uvicorn --factory)."""
     config = config or config_from_env()
-    backend = backend or TTSBackend(discover_engines(config), engine_threads=config.engine_threads, limits=config.limits)
+    if backend is None:
+        engines = discover_engines(config)
+        backend = TTSBackend(
+            engines, engine_threads=config.engine_threads, limits=config.limits,
+            word_timer=discover_word_timer(config, engines),
+        )
     metrics = Metrics()
     voices = open_voice_library(config, backend)
-    for manager in model_managers(backend.engines()):  # Qwen3 models load on first use: count those loads too
+    for manager in model_managers(backend.engines(), backend.word_timer):  # Qwen3 models load on first use: count those loads too
         manager.on_load(metrics.model_loaded)
         metrics.watch_model_manager(manager.stats)
     metrics.watch_batches(batch_stats(backend.engines()))

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from realtime.audio.resample import resample_whole
 from realtime.words.numbers import ABBREVIATIONS, number_words, symbol_word
 from realtime.words.splitter import WordSpan, spoken_core
 
@@ -34,6 +35,10 @@ _PIECE: Final = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|[&%+=@$€£]")
 
 class AlignmentFailed(Exception):
     """The aligner cannot time this segment; the reason says why (for the client's notice)."""
+
+
+class AlignerNotReady(AlignmentFailed):
+    """The aligner's model is not loaded (yet): the segment falls back now, and the model should be loaded."""
 
 
 class SphinxAligner:
@@ -64,6 +69,11 @@ class SphinxAligner:
         finally:
             if self._decoders.qsize() < _POOL_SIZE:
                 self._decoders.put(decoder)
+
+    def close(self) -> None:
+        """Drop the pooled decoders."""
+        while not self._decoders.empty():
+            self._decoders.get_nowait()
 
     def dictionary_words(self, word: str, decoder: Any) -> list[str] | None:
         """The dictionary words a reader says for `word`, or None when one of them is unknown."""
@@ -129,11 +139,7 @@ def _decode(decoder: Any, pcm: bytes) -> None:
 
 
 def _pcm16(samples: np.ndarray, sample_rate: int) -> bytes:
-    audio = np.asarray(samples, dtype=np.float32)
-    if sample_rate != ALIGN_RATE and len(audio):
-        import soxr
-
-        audio = soxr.resample(audio, sample_rate, ALIGN_RATE, quality="HQ").astype(np.float32)
+    audio = resample_whole(samples, sample_rate, ALIGN_RATE)
     return (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
 
 

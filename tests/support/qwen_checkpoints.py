@@ -1,4 +1,4 @@
-"""Tiny random Qwen3-TTS checkpoints for tests: built once per session, in seconds, offline."""
+"""Tiny random Qwen3-TTS and Qwen3-ForcedAligner checkpoints for tests: built once per session, in seconds, offline."""
 
 from __future__ import annotations
 
@@ -15,3 +15,10 @@ def build_tiny_checkpoints(out_dir: Path, seed: int = 0) -> dict[str, Path]:
     from realtime.engines.qwen3.build import build_checkpoints
 
     return build_checkpoints(out_dir, size="tiny", model_types=TINY_KINDS, seed=seed)
+
+
+def build_tiny_aligner(out_dir: Path, seed: int = 0) -> Path:
+    """.../tiny-forced-aligner: a random Qwen3-ForcedAligner in the released layout (5 time classes, 0-320 ms)."""
+    from realtime.engines.qwen3.build_aligner import aligner_checkpoint_name, build_aligner_checkpoint
+
+    return build_aligner_checkpoint(Path(out_dir) / aligner_checkpoint_name("tiny"), "tiny", seed)

@@ -304,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
     import time
 
+    from realtime.engines.qwen3.build_aligner import FORCED_ALIGNER, aligner_checkpoint_name, build_aligner_checkpoint
+
     parser = argparse.ArgumentParser(
         prog="realtime-tts make-checkpoints",
         description="Build random-initialised Qwen3-TTS checkpoints (the released layout) for tests and benchmarks. "
@@ -311,12 +313,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, required=True, help="directory to write the checkpoints into")
     parser.add_argument("--size", choices=SIZES, default="tiny", help="tiny (seconds, a few MB) or the released geometry")
-    parser.add_argument("--types", nargs="+", choices=MODEL_TYPES, default=list(MODEL_TYPES), metavar="TYPE",
-                        help=f"which kinds ({', '.join(MODEL_TYPES)}; default all)")
+    kinds = (*MODEL_TYPES, FORCED_ALIGNER)
+    parser.add_argument("--types", nargs="+", choices=kinds, default=list(MODEL_TYPES), metavar="TYPE",
+                        help=f"which kinds ({', '.join(kinds)}; default the three TTS kinds). "
+                        f"{FORCED_ALIGNER} is the word-timestamp aligner (sizes tiny and 0.6b)")
     parser.add_argument("--seed", type=int, default=0, help="weights seed (default 0)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    built = build_checkpoints(args.out, args.size, args.types, args.seed)
+    built = build_checkpoints(args.out, args.size, [t for t in args.types if t != FORCED_ALIGNER], args.seed)
+    if FORCED_ALIGNER in args.types:
+        built[FORCED_ALIGNER] = build_aligner_checkpoint(
+            Path(args.out) / aligner_checkpoint_name(args.size), args.size, args.seed
+        )
     for model_type, path in built.items():
         megabytes = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
         print(f"{path}: {model_type}, {megabytes:.1f} MB")

@@ -61,7 +61,7 @@ def model_type_from_path(path: Path) -> str:
     return "base"
 
 
-def _read_config(path: Path) -> dict[str, Any]:
+def read_config(path: Path) -> dict[str, Any]:
     config_file = path / "config.json"
     try:
         config = json.loads(config_file.read_text(encoding="utf-8"))
@@ -103,7 +103,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
     """
     path = Path(path)
     config_file = path / "config.json"
-    config = _read_config(path)
+    config = read_config(path)
     if config.get("model_type", QWEN3_TTS_MODEL_TYPE) != QWEN3_TTS_MODEL_TYPE:
         raise NotQwen3Checkpoint(f"{config_file}: model_type is {config.get('model_type')!r}, not {QWEN3_TTS_MODEL_TYPE!r}")
     model_type = config.get("tts_model_type") or model_type_from_path(path)

@@ -1,9 +1,10 @@
 """ModelManager: loads models when first needed, shares them by lease, unloads idle ones.
 
 Called from the engine's worker threads (never the event loop): `acquire` blocks while
-the model loads. Each model has its own load lock, so two different models load at the
-same time and a loaded model is handed out while another one loads; the manager's own
-lock only guards bookkeeping and is never held across a load. A failed load is reported
+the model loads. Each model has its own load lock, so two different models may load at the
+same time (the official loaders take turns inside transformers, see runtime.py) and a loaded
+model is handed out while another one loads; the manager's own lock only guards bookkeeping
+and is never held across a load. A failed load is reported
 as `ModelLoadError` (cause chained); for a short back-off the same error is returned at
 once, then the next `acquire` tries again. A model whose leases are all released is
 unloaded after `idle_timeout_s` by a background sweeper thread (or by calling `sweep`).
@@ -21,15 +22,27 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
-from realtime.engines.qwen3.checkpoints import Checkpoint
-from realtime.engines.qwen3.runtime import LoadOptions, load_model
+from realtime.engines.qwen3.aligner_checkpoints import AlignerCheckpoint
+from realtime.engines.qwen3.runtime import LoadOptions, load_aligner, load_model
 
 log = logging.getLogger(__name__)
 
-Loader = Callable[[Checkpoint], Any]
+
+class ModelDirectory(Protocol):
+    """What the manager needs of a model directory: a unique name and where it is (TTS or aligner checkpoints)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def path(self) -> Path: ...
+
+
+Loader = Callable[[ModelDirectory], Any]
 Clock = Callable[[], float]
 LoadListener = Callable[[str, float, bool], None]
 
@@ -38,9 +51,12 @@ DEFAULT_RETRY_AFTER_S = 2.0
 
 
 def official_loader(options: LoadOptions) -> Loader:
-    """The production loader: `Qwen3TTSModel.from_pretrained` on the checkpoint's directory."""
+    """The production loader: `Qwen3TTSModel.from_pretrained` on a TTS checkpoint's directory,
+    `Qwen3ForcedAligner.from_pretrained` on an aligner's (the word-timestamp aligner)."""
 
-    def load(checkpoint: Checkpoint) -> Any:
+    def load(checkpoint: ModelDirectory) -> Any:
+        if isinstance(checkpoint, AlignerCheckpoint):
+            return load_aligner(checkpoint.path, options)
         return load_model(checkpoint.path, options)
 
     return load
@@ -89,7 +105,7 @@ class Lease:
 
     __slots__ = ("checkpoint", "_model", "_manager", "_generation", "_released", "_lock")
 
-    def __init__(self, manager: ModelManager, checkpoint: Checkpoint, model: Any, generation: int) -> None:
+    def __init__(self, manager: ModelManager, checkpoint: ModelDirectory, model: Any, generation: int) -> None:
         self.checkpoint = checkpoint
         self._model = model
         self._manager = manager
@@ -164,7 +180,7 @@ class ModelManager:
 
     # -- leases --------------------------------------------------------------------------------
 
-    def acquire(self, checkpoint: Checkpoint) -> Lease:
+    def acquire(self, checkpoint: ModelDirectory) -> Lease:
         """A lease on the checkpoint's model, loading it first if needed (blocks meanwhile)."""
         name = checkpoint.name
         with self._lock:
@@ -203,7 +219,17 @@ class ModelManager:
             self._report_load(name, started, ok=True)
             return lease
 
-    def _lease(self, slot: _Slot, checkpoint: Checkpoint) -> Lease:
+    def lease_if_loaded(self, checkpoint: ModelDirectory) -> Lease | None:
+        """A lease on the model only when it is loaded now: never loads, never waits for a load (None then)."""
+        with self._lock:
+            if self._closed:
+                raise ManagerClosed("the model manager is shut down")
+            slot = self._slots.get(checkpoint.name)
+            if slot is None or slot.model is None:
+                return None
+            return self._lease(slot, checkpoint)
+
+    def _lease(self, slot: _Slot, checkpoint: ModelDirectory) -> Lease:
         slot.leases += 1
         return Lease(self, checkpoint, slot.model, slot.generation)
 

@@ -1,4 +1,4 @@
-"""The one door to the torch / qwen-tts stack: import guard, load options, model loading.
+"""The one door to the torch / qwen-tts / qwen-asr stack: import guards, load options, model loading.
 
 `qwen-tts` 0.1.1 is installed with `--no-deps` (its declared dependencies pull gradio,
 torchaudio, sox and onnxruntime, which the 12 Hz models never use; PyPI has no CPU
@@ -7,6 +7,13 @@ torchaudio that imports beside torch 2.13). But `import qwen_tts` eagerly import
 at module level. For each of those that is absent or broken, a stub module is put in
 `sys.modules` first; calling into a stub raises a clear error (only the 25 Hz tokenizer
 would).
+
+`qwen-asr` 0.0.6 (Qwen3-ForcedAligner, for word timestamps) is installed the same way:
+it pins transformers 4.57.6 and declares gradio, flask, sox and nagisa, none of which the
+aligner's transformers path needs; its model classes work on our transformers 4.57.3. Its
+`__init__` imports the Japanese word splitter `nagisa` (native DyNet) at module level, so
+`nagisa` is stubbed the same way when absent: the server gives the aligner its own words
+(realtime/words/splitter.py) and never calls qwen-asr's splitters.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ log = logging.getLogger(__name__)
 
 INSTALL_HINT = (
     "install the Qwen3-TTS stack with `scripts/setup qwen` "
-    "(torch==2.13.0, then qwen-tts==0.1.1 --no-deps and the extra `.[qwen]`)"
+    "(torch==2.13.0, then qwen-tts==0.1.1 and qwen-asr==0.0.6 --no-deps and the extra `.[qwen]`)"
 )
 
 
@@ -52,6 +59,12 @@ _TWENTY_FIVE_HZ_ONLY = {
 
 _import_lock = threading.Lock()
 _stubbed: list[str] = []
+# transformers' from_pretrained is not thread-safe: it builds the model under process-wide
+# state (the meta-device init context, the default dtype), so two loads at once in different
+# threads can break each other ("Cannot copy out of meta tensor"). The model manager keeps
+# its per-model locks (a loaded model is handed out while another loads); the loads
+# themselves take turns here.
+_from_pretrained_lock = threading.Lock()
 
 
 def _importable(name: str, submodules: tuple[str, ...]) -> bool:
@@ -77,9 +90,9 @@ def _stub_getattr(unavailable: Any) -> Any:
     return getattr_
 
 
-def _stub_module(name: str, submodules: tuple[str, ...]) -> None:
+def _stub_module(name: str, submodules: tuple[str, ...], used_by: str = "the 25 Hz Qwen3-TTS tokenizer") -> None:
     def unavailable(*_args: Any, **_kwargs: Any) -> Any:
-        raise RuntimeError(f"{name} is not installed: only the 25 Hz Qwen3-TTS tokenizer needs it, and it is unsupported here")
+        raise RuntimeError(f"{name} is not installed: only {used_by} needs it, and it is unsupported here")
 
     modules = {}
     for module_name in (name, *submodules):
@@ -134,6 +147,33 @@ def import_qwen_tts() -> types.ModuleType:
         return module
 
 
+# Modules `import qwen_asr` reaches that the forced aligner's transformers path never calls.
+_ALIGNER_UNUSED = {"nagisa": ()}
+
+
+def import_qwen_asr() -> types.ModuleType:
+    """Import `qwen_asr` (once), stubbing its Japanese word splitter when it is not installed.
+
+    Raises `Qwen3Unavailable` with an install hint when torch, transformers or qwen-asr is missing or broken.
+    """
+    with _import_lock:
+        if "qwen_asr" in sys.modules:
+            return sys.modules["qwen_asr"]
+        try:
+            import torch  # noqa: F401
+            import transformers.utils.import_utils  # noqa: F401
+        except Exception as exc:  # noqa: BLE001
+            raise Qwen3Unavailable(f"the torch stack is not installed or broken ({exc}); {INSTALL_HINT}") from exc
+        for name, submodules in _ALIGNER_UNUSED.items():
+            if sys.modules.get(name) is None and not _importable(name, submodules):  # None: blocked, as absent
+                _stub_module(name, submodules, used_by="qwen-asr's Japanese word splitter")
+                _stubbed.append(name)
+        try:
+            return importlib.import_module("qwen_asr")
+        except Exception as exc:  # noqa: BLE001
+            raise Qwen3Unavailable(f"qwen-asr cannot be imported ({exc}); {INSTALL_HINT}") from exc
+
+
 @dataclass(frozen=True, slots=True)
 class LoadOptions:
     """How to place a model: device (`cpu`, `cuda`, `cuda:N`, `auto`), dtype, attention kernel."""
@@ -185,13 +225,14 @@ def load_model(path: Path, options: LoadOptions) -> Any:
     device = options.resolved_device()
     dtype_name = options.resolved_dtype(device)
     try:
-        model = qwen_tts.Qwen3TTSModel.from_pretrained(
-            str(path),
-            device_map=device,
-            dtype=getattr(torch, dtype_name),
-            attn_implementation=options.attn_implementation,
-            local_files_only=True,
-        )
+        with _from_pretrained_lock:
+            model = qwen_tts.Qwen3TTSModel.from_pretrained(
+                str(path),
+                device_map=device,
+                dtype=getattr(torch, dtype_name),
+                attn_implementation=options.attn_implementation,
+                local_files_only=True,
+            )
     except Exception as exc:  # noqa: BLE001
         raise ModelFilesError(f"{exc} (from {path}, on {device}, {dtype_name})") from exc
     speech_tokenizer = model.model.speech_tokenizer
@@ -199,3 +240,31 @@ def load_model(path: Path, options: LoadOptions) -> Any:
         speech_tokenizer.model.to(torch.float32)
     model.model.eval()
     return model
+
+
+def load_aligner(path: Path, options: LoadOptions) -> Any:
+    """Load a Qwen3-ForcedAligner directory with the official `Qwen3ForcedAligner.from_pretrained` (model + processor).
+
+    Never downloads: the path must be a local directory.
+    """
+    qwen_asr = import_qwen_asr()
+    import torch
+
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise ModelFilesError(f"{path} is not a checkpoint directory (no config.json)")
+    device = options.resolved_device()
+    dtype_name = options.resolved_dtype(device)
+    try:
+        with _from_pretrained_lock:
+            aligner = qwen_asr.Qwen3ForcedAligner.from_pretrained(
+                str(path),
+                device_map=device,
+                dtype=getattr(torch, dtype_name),
+                attn_implementation=options.attn_implementation,
+                local_files_only=True,
+            )
+    except Exception as exc:  # noqa: BLE001
+        raise ModelFilesError(f"{exc} (from {path}, on {device}, {dtype_name})") from exc
+    aligner.model.eval()
+    return aligner

@@ -258,3 +258,21 @@ def test_the_real_loader_shares_and_unloads_a_tiny_checkpoint(tiny_checkpoints: 
             manager.acquire(broken)
     finally:
         manager.shutdown()
+
+
+def test_lease_if_loaded_never_loads_and_never_waits(manager: ModelManager, loader: RecordingLoader) -> None:
+    assert manager.lease_if_loaded(checkpoint("a")) is None
+    assert loader.calls == []
+    loader.gates["a"] = threading.Event()
+    loading = threading.Thread(target=lambda: manager.acquire(checkpoint("a")).release())
+    loading.start()
+    assert loader.started.setdefault("a", threading.Event()).wait(10)
+    assert manager.lease_if_loaded(checkpoint("a")) is None  # while it loads: at once, no lease
+    loader.gates["a"].set()
+    loading.join(10)
+    with manager.lease_if_loaded(checkpoint("a")) as lease:
+        assert lease is not None and lease.model.name == "a" and manager.stats().leases == 1
+    assert loader.calls == ["a"] and manager.stats().leases == 0
+    manager.shutdown()
+    with pytest.raises(ManagerClosed):
+        manager.lease_if_loaded(checkpoint("a"))

@@ -32,13 +32,35 @@ def test_qwen_tts_imports_through_the_guard_in_a_fresh_interpreter() -> None:
     assert done.stdout.startswith("stubbed:") and "flash-attn" not in done.stdout
 
 
+def test_qwen_asr_imports_through_the_guard_without_its_japanese_splitter() -> None:
+    done = run_python("""
+        import sys
+        sys.modules["nagisa"] = None  # absent, as `scripts/setup qwen` leaves it (--no-deps)
+        import realtime.engines.qwen3.runtime as r
+        qwen_asr = r.import_qwen_asr()
+        assert qwen_asr.Qwen3ForcedAligner.__name__ == "Qwen3ForcedAligner"
+        assert r.import_qwen_asr() is qwen_asr
+        assert "nagisa" in r.stubbed_modules(), r.stubbed_modules()
+        try:
+            sys.modules["nagisa"].tagging("テスト")
+        except RuntimeError as exc:
+            assert "Japanese word splitter" in str(exc)
+        else:
+            raise AssertionError("the nagisa stub did something")
+        print("ok")
+    """)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
 def test_the_server_and_the_qwen3_modules_import_without_torch() -> None:
     done = run_python("""
         import sys
         import realtime.cli, realtime.config, realtime.server.app, realtime.server.run
         import realtime.engines.qwen3.runtime, realtime.engines.qwen3.checkpoints, realtime.engines.qwen3.manager
-        import realtime.engines.qwen3.build
-        heavy = sorted(m for m in ("torch", "transformers", "qwen_tts") if m in sys.modules)
+        import realtime.engines.qwen3.build, realtime.engines.qwen3.build_aligner, realtime.engines.qwen3.aligner_checkpoints
+        import realtime.words.qwen3_aligner
+        heavy = sorted(m for m in ("torch", "transformers", "qwen_tts", "qwen_asr") if m in sys.modules)
         assert not heavy, heavy
     """)
     assert done.returncode == 0, done.stderr
