@@ -30,6 +30,10 @@ from realtime.words.timing import ESTIMATED, SegmentAudio, TimedWord, estimate, 
 logger = logging.getLogger(__name__)
 
 TIMESTAMPS: Final = ("none", "word")
+# How long a segment's words may hold the context's next audio back. Alignment runs after the
+# segment's audio was made, but its words must go out before the next segment: past this the
+# segment gets estimates with a notice (the Qwen3 aligner on a CPU costs seconds per second).
+WORDS_WAIT_S: Final = 1.5
 ENGLISH_LANGUAGES: Final = ("english", "auto")
 
 
@@ -78,6 +82,7 @@ class WordTimer:
         multilingual: Aligner | None = None,
         languages: Sequence[str] = (),
         english_first: bool = False,
+        wait_s: float = WORDS_WAIT_S,
     ) -> None:
         """`multilingual`: the Qwen3 forced aligner, for `languages` (and `auto`; every language when empty);
         `english_first`: English text tries pocketsphinx before it (its CPU cost is much lower)."""
@@ -85,6 +90,7 @@ class WordTimer:
         self._multilingual = multilingual
         self._multilingual_languages = frozenset(languages)
         self._english_first = english_first
+        self._wait_s = wait_s
         self._threads = threads or max(1, min(2, os.cpu_count() or 1))
         self._pool: ThreadPoolExecutor | None = None
         self._warming = False
@@ -179,9 +185,22 @@ class WordTimer:
     async def time_words_off_loop(
         self, text: str, samples: np.ndarray, engine_rate: int, audio: SegmentAudio, language: str
     ) -> SegmentWords:
-        return await asyncio.get_running_loop().run_in_executor(
+        """`time_words` in the aligners' threads; past the wait budget, estimates with a notice.
+
+        An alignment still running then finishes unheard (a thread cannot be stopped); one not
+        yet started is dropped, so a slow aligner never builds a backlog of stale segments.
+        """
+        work = asyncio.get_running_loop().run_in_executor(
             self._executor(), self.time_words, text, samples, engine_rate, audio, language
         )
+        try:
+            return await asyncio.wait_for(asyncio.shield(work), self._wait_s)
+        except TimeoutError:
+            work.cancel()
+            logger.info("word alignment took over %.1f s: estimates for this segment", self._wait_s)
+            return self._fallback(
+                split_words(text), audio, f"the aligner took longer than {self._wait_s:g} s, which would delay the audio"
+            )
 
     def shutdown(self) -> None:
         """Stop the threads and free the aligners' models (a model manager shared with engines may already be shut)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from realtime.words.aligner import WordTimer
+from realtime.words.aligner import SegmentWords, WordTimer
 from realtime.words.english import AlignmentFailed
 from realtime.words.qwen3_aligner import (
     ALIGNER_NAME,
@@ -323,3 +325,43 @@ def test_an_aligner_that_cannot_load_says_so_and_is_retried_for_later_segments(t
     finally:
         timer.shutdown()
         manager.shutdown()
+
+
+class StalledAligner(ScriptedAligner):
+    """An aligner that answers only once released: the Qwen3 aligner on a busy CPU."""
+
+    name = "stalled"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.started = 0
+
+    def align(self, spans: Sequence[WordSpan], samples: np.ndarray, sample_rate: int) -> list[tuple[float, float] | None]:
+        self.started += 1
+        self.release.wait(timeout=30)
+        return super().align(spans, samples, sample_rate)
+
+
+def test_words_an_aligner_is_too_slow_for_are_estimated_with_a_notice_and_audio_is_not_held() -> None:
+    stalled = StalledAligner()
+    timer = WordTimer(threads=1, multilingual=stalled, languages=("chinese",), wait_s=0.2)
+    audio = SegmentAudio(0, RATE, RATE)
+
+    async def both() -> tuple[SegmentWords, SegmentWords]:
+        first = await timer.time_words_off_loop("你好世界。", _audio(), RATE, audio, "chinese")
+        second = await timer.time_words_off_loop("再见。", _audio(), RATE, audio, "chinese")
+        return first, second
+
+    try:
+        first, second = asyncio.run(both())
+        stalled.release.set()
+        timer._executor().submit(lambda: None).result(timeout=30)  # the pool has run all it still holds
+    finally:
+        stalled.release.set()
+        timer.shutdown()
+    for words, text in ((first, "你好世界。"), (second, "再见。")):
+        assert words.source == ESTIMATED
+        assert words.notice is not None and "longer than 0.2 s" in words.notice
+        assert [w.span.text for w in words.words] == [span.text for span in split_words(text)]
+    assert stalled.started == 1  # the second segment's alignment was dropped, not run late
