@@ -6,7 +6,8 @@ A stream (one segment of one context) is a row. Each iteration of the worker:
 2. admits waiting rows while fewer than `max_batch` are active, and runs ONE piece of
    prefill: at most `prefill_chunk` prompt positions of the oldest row not yet speaking,
    alone (one talker forward); so newcomers stall the rows already speaking by about one
-   step per iteration, never by a queue of whole prompts;
+   step per iteration, never by a queue of whole prompts. While no row speaks yet, every
+   newcomer gets its piece in the same iteration (nobody is stalled by them);
 3. runs the code predictor's 15 sub-steps once for every row holding a codebook-0 token,
    and pushes each row's new frame through its own streaming decoder when its next chunk
    is due (chunk sizes 1, 2, 4, 8 frames, as `engine.CHUNK_SCHEDULE`);
@@ -350,12 +351,19 @@ class BatchScheduler:
                 waiting.append(row)
         self._waiting = waiting
 
-    def _prefill_piece(self, batched: BatchedTalker, rows: list[StreamRow]) -> None:
-        """One piece of the oldest newcomer's prefill, alone; its first token once the prompt is in.
+    def _prefill(self, batched: BatchedTalker, rows: list[StreamRow]) -> None:
+        """Newcomers' prefill: while rows speak, one piece of the oldest newcomer (the speakers wait on it
+        by about one step); while none speaks, a piece of every newcomer (nobody waits on them, and
+        streams that arrive together start together instead of one iteration apart each)."""
+        someone_speaks = any(row.state.speaking for row in rows)
+        for row in [row for row in rows if not row.state.speaking and not self._stopped(row)]:
+            self._prefill_piece(batched, row)
+            if someone_speaks:
+                return
+
+    def _prefill_piece(self, batched: BatchedTalker, row: StreamRow) -> None:
+        """One piece of a newcomer's prefill, alone; its first token once the prompt is in.
         A failure fails this row only."""
-        row = next((row for row in rows if not row.state.speaking and not self._stopped(row)), None)
-        if row is None:
-            return
         try:
             logits = batched.prefill(row.state, self.prefill_chunk)
             if logits is not None and not row.state.choose_token(logits, row.state.prompt.eos_token_id):
@@ -365,8 +373,8 @@ class BatchScheduler:
             row.fail(exc)
 
     def _iterate(self, batched: BatchedTalker, rows: list[StreamRow]) -> None:
-        # 2. one piece of prefill
-        self._prefill_piece(batched, rows)
+        # 2. prefill: one piece while others speak
+        self._prefill(batched, rows)
         # 3. the code predictor for every row holding a token
         predicting = [row for row in rows if row.state.token is not None and not self._stopped(row)]
         if predicting:

@@ -385,3 +385,32 @@ def test_an_idle_scheduler_lets_go_of_the_model_and_the_row_caches(tiny_checkpoi
     del model, stream
     gc.collect()
     assert gone() is None
+
+
+class FirstFrameDecoder(RecordingDecoder):
+    """Records the scheduler iteration in which its row's first frame was made."""
+
+    def __init__(self, scheduler: BatchScheduler) -> None:
+        super().__init__()
+        self.scheduler = scheduler
+        self.first_iteration: int | None = None
+
+    def push(self, frames: torch.Tensor) -> np.ndarray:
+        if self.first_iteration is None:
+            self.first_iteration = self.scheduler.iterations  # counted at the end of each iteration
+        return super().push(frames)
+
+
+def test_streams_arriving_together_while_none_speaks_all_start_in_the_first_iteration(
+    tts: Any, sampled: SamplingParams
+) -> None:
+    scheduler = BatchScheduler(8, max_queued_chunks=10_000)
+    with scheduler.condition:  # the worker sees all four at once
+        streams = [
+            submit(scheduler, tts, prompt_for(tts, text), sampled, seed, decoder=FirstFrameDecoder(scheduler))
+            for seed, text in enumerate(["Hi.", "Hello there.", "Good morning to you.", "Yes."])
+        ]
+    for stream in streams:
+        stream.drain()
+    assert [stream.decoder.first_iteration for stream in streams] == [0, 0, 0, 0]  # type: ignore[attr-defined]
+    assert scheduler.wait_idle(30)
