@@ -54,7 +54,7 @@ from realtime.bench_audible import HEARD_TARGET_MS, audible_figures, describe_th
 from realtime.bench_formats import ENCODE_REPEATS, encode_cost, engine_audio, socket_latency
 from realtime.client import RealtimeClient, ServerError
 from realtime.config import ServerConfig
-from realtime.protocol.messages import VoiceSpec
+from realtime.engines.voice_spec import VoiceSpec
 from realtime.segmenter import Segmenter, SegmenterPolicy
 
 DEFAULT_TEXT = "The quick brown fox jumps over the lazy dog."

@@ -33,8 +33,9 @@ from realtime.engines.base import (
     VoiceRequest,
 )
 from realtime.engines.hibari_engine import HibariEngine
-from realtime.protocol.errors import ErrorCode, FieldError
-from realtime.protocol.messages import VoiceSpec, parse_voice
+from realtime.engines.problems import ProblemKind, VoiceProblem
+from realtime.engines.voice_spec import VoiceSpec
+from realtime.protocol.messages import parse_voice
 from realtime.segmenter import Segmenter, SegmenterPolicy
 from realtime.text.normalize import speakable
 from realtime.timeline import Timeline
@@ -180,24 +181,24 @@ class TTSBackend:
     def _served(self) -> str:
         return "; ".join(info.describe() for info in self.models())
 
-    def check_voice(self, spec: VoiceSpec) -> tuple[str | None, list[FieldError]]:
+    def check_voice(self, spec: VoiceSpec) -> tuple[str | None, list[VoiceProblem]]:
         """Bind the voice to a model and let that model judge it; cheap, no I/O."""
         if spec.model is not None:
             engine = self._engines.get(spec.model)
             if engine is None:
                 return None, [
-                    FieldError(
+                    VoiceProblem(
                         "model",
                         f"unknown model {spec.model!r}; this server serves: {self._served()}",
-                        ErrorCode.UNKNOWN_VOICE,
+                        ProblemKind.UNKNOWN_MODEL,
                     )
                 ]
             if spec.mode not in engine.info.modes:
                 return None, [
-                    FieldError(
+                    VoiceProblem(
                         "mode",
                         f"model {spec.model} cannot serve mode {spec.mode}; it serves: {', '.join(engine.info.modes)}",
-                        ErrorCode.UNKNOWN_VOICE,
+                        ProblemKind.MODE_NOT_SERVED,
                     )
                 ]
         else:
@@ -205,11 +206,11 @@ class TTSBackend:
             if default is None:
                 needs = {"voice_clone": "a Qwen3-TTS Base model", "voice_design": "a Qwen3-TTS VoiceDesign model"}
                 return None, [
-                    FieldError(
+                    VoiceProblem(
                         "mode",
                         f"mode {spec.mode} needs {needs.get(spec.mode, 'a model')}, and none is installed; "
                         f"this server serves: {self._served()}",
-                        ErrorCode.UNKNOWN_VOICE,
+                        ProblemKind.MODE_NOT_SERVED,
                     )
                 ]
             engine = self._engines[default]
@@ -217,7 +218,7 @@ class TTSBackend:
 
     async def prepare_voice(
         self, spec: VoiceSpec, seed: int, saved: VoicePrint | None = None
-    ) -> tuple[VoiceRequest | None, list[FieldError]]:
+    ) -> tuple[VoiceRequest | None, list[VoiceProblem]]:
         """Everything `session.start` or `context.start` must judge at once, decoding reference audio off the loop.
 
         `saved` is a saved voice's stored prompt (`spec.voice` names it): no reference audio to decode.
@@ -238,7 +239,7 @@ class TTSBackend:
                     ),
                 )
             except ReferenceAudioError as exc:
-                errors = [FieldError("ref_audio", str(exc), ErrorCode.BAD_REFERENCE_AUDIO), *errors]
+                errors = [VoiceProblem("ref_audio", str(exc), ProblemKind.BAD_REFERENCE_AUDIO), *errors]
         if errors or model is None:
             return None, errors
         engine = self._engines[model]
@@ -302,10 +303,9 @@ class TTSBackend:
             max_reference_bytes=self.limits.max_reference_bytes,
         )
         seed = spec.seed if spec.seed is not None else draw_seed()
-        request, more_errors = (None, []) if errors else await self.prepare_voice(spec, seed)
-        errors = errors + more_errors
-        if errors or request is None:
-            raise ValueError("; ".join(error.describe() for error in errors))
+        request, problems = (None, []) if errors else await self.prepare_voice(spec, seed)
+        if errors or problems or request is None:
+            raise ValueError("; ".join(error.describe() for error in [*errors, *problems]))
         sample_rate = self.model_info(request.model).sample_rate
         timeline = Timeline(sample_rate)
         try:

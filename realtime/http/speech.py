@@ -32,7 +32,7 @@ from realtime.http.synthesis import OutputPlan, StreamStats, encoded_speech
 from realtime.http.voices import resolve_model, resolve_speaker, socket_voice_fields
 from realtime.metrics import Metrics
 from realtime.voices.requests import is_voice_id
-from realtime.protocol.errors import ErrorCode, FieldError
+from realtime.protocol.errors import ErrorCode, FieldError, field_errors_from
 from realtime.protocol.messages import MODES, VoiceSpec, parse_voice
 
 logger = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ async def _voice_spec(request: Request, speech: SpeechRequest, problems: list[Pr
     _add_new(problems, field_errors)
     if problems and spec.voice is None and not any(p.param == "mode" for p in problems):
         # Also what the model would say (cheap, no I/O), so one error names every problem.
-        _add_new(problems, backend.check_voice(spec)[1])
+        _add_new(problems, field_errors_from(backend.check_voice(spec)[1]))
     return spec
 
 
@@ -165,7 +165,8 @@ async def _prepare(request: Request, spec: VoiceSpec) -> VoiceRequest:
         spec, saved = resolved.spec, resolved.saved
     voice, errors = await backend.prepare_voice(spec, seed, saved)
     if errors or voice is None:
-        raise combine([problem_from_field(error) for error in errors] or [Problem(None, "the voice could not be prepared")])
+        raise combine([problem_from_field(error) for error in field_errors_from(errors)]
+                      or [Problem(None, "the voice could not be prepared")])
     return voice
 
 

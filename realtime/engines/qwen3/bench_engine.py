@@ -32,7 +32,7 @@ from realtime.engines.qwen3.checkpoints import read_checkpoint
 from realtime.engines.qwen3.engine import Qwen3Engine
 from realtime.engines.qwen3.manager import ModelManager
 from realtime.engines.qwen3.runtime import LoadOptions, load_model
-from realtime.protocol.messages import GenerationParams, VoiceSpec
+from realtime.engines.voice_spec import GenerationParams, VoiceSpec
 
 FRAMES_PER_SECOND = 12.5
 DEFAULT_TEXT = "The quick brown fox jumps over the lazy dog, then it turns around and runs all the way home."
