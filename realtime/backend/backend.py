@@ -48,6 +48,23 @@ logger = logging.getLogger(__name__)
 MAX_CONSECUTIVE_SEGMENT_FAILURES = 3
 
 
+class SegmentFailures:
+    """The rule for segments the engine fails on, the same for a socket context and an HTTP utterance."""
+
+    __slots__ = ("_in_a_row",)
+
+    def __init__(self) -> None:
+        self._in_a_row = 0
+
+    def spoken(self) -> None:
+        self._in_a_row = 0
+
+    def failed(self) -> bool:
+        """Count one failed segment; True when the stream must fail rather than skip it."""
+        self._in_a_row += 1
+        return self._in_a_row >= MAX_CONSECUTIVE_SEGMENT_FAILURES
+
+
 @dataclass(frozen=True, slots=True)
 class AudioChunk:
     """A piece of generated audio (float32 samples, or bytes once encoded)."""
@@ -327,7 +344,7 @@ class TTSBackend:
         segmenter = Segmenter(policy)
         segments = segmenter.feed(text) + segmenter.flush()
         voice = await self.open_voice(request)
-        failures = 0
+        failures = SegmentFailures()
         spoken = 0
         try:
             for index, segment in enumerate(segments):
@@ -335,12 +352,11 @@ class TTSBackend:
                 try:
                     async for chunk in stream:
                         yield UtterancePiece(index, len(segments), chunk, segment.text, segment.char_start)
-                    failures = 0
+                    failures.spoken()
                     spoken += 1
                 except GenerationError as exc:
-                    failures += 1
                     last = index == len(segments) - 1
-                    if failures >= MAX_CONSECUTIVE_SEGMENT_FAILURES or (last and not spoken):
+                    if failures.failed() or (last and not spoken):
                         raise
                     # Skipped: the body goes on with the next segment (the status line may be gone).
                     logger.warning("segment %d of %d could not be spoken, skipped: %s", index, len(segments), exc)

@@ -362,6 +362,7 @@ class Session:
         context = Context(
             ctx, request, settings, self._backend, self._outbox,
             on_finished=self._forget_context, on_crash=self._on_context_crash, session_id=self.id,
+            metrics=self._metrics,
         )
         self._contexts[ctx] = context
         self._no_contexts.clear()
