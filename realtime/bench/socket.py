@@ -3,7 +3,7 @@
     realtime-tts bench [--runs 10] [--pairs 50] [--concurrency 1,4,16] [--text "..."] [--url ws://...]
                        [--format pcm] [--formats pcm,wav,...] [--format-runs 10] [--format-rate 24000]
                        [--json out.json]
-    python -m realtime.bench ...
+    python -m realtime.bench.socket ...
 
 It prints figures only; the targets (server overhead under 5 ms, no errors at the highest
 concurrency) are shown as PASS/MISS for information, never as an exit status: a shared,
@@ -23,10 +23,10 @@ noisy machine decides too much of them.
    then wait for `flushed`).
 5. Output formats (`--formats`, default all seven): each encoder's cost per second of
    audio, and per format over the socket the first audio message, the first bytes and
-   the first audible audio (see realtime/bench_formats.py).
+   the first audible audio (see realtime/bench/formats.py).
 6. First audible sample (`--audible-runs`): over the socket and HTTP, the first byte beside
    the first sample over -50 dBFS, and when a player starting at the first byte plays it
-   (see realtime/bench_audible.py); with the engine's own leading silence, which the
+   (see realtime/bench/audible.py); with the engine's own leading silence, which the
    server cuts to a short lead-in at the start of each stream.
 """
 
@@ -50,8 +50,8 @@ from websockets.exceptions import WebSocketException
 from realtime.audio.lead_in import LEAD_IN_MS
 from realtime.audio.resample import OUTPUT_SAMPLE_RATES
 from realtime.backend.backend import TTSBackend
-from realtime.bench_audible import HEARD_TARGET_MS, audible_figures, describe_threshold, engine_leading_silence_ms
-from realtime.bench_formats import ENCODE_REPEATS, encode_cost, engine_audio, socket_latency
+from realtime.bench.audible import HEARD_TARGET_MS, audible_figures, describe_threshold, engine_leading_silence_ms
+from realtime.bench.formats import ENCODE_REPEATS, encode_cost, engine_audio, socket_latency
 from realtime.client import RealtimeClient, ServerError
 from realtime.config import ServerConfig
 from realtime.engines.voice_spec import VoiceSpec
