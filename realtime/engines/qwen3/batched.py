@@ -228,6 +228,15 @@ class BatchedTalker:
             row.past_hidden = hidden[i : i + 1]
         return self.tiles.linear(self.talker.codec_head, hidden[:, -1, :])
 
+    def _project_qkv(self, attention: Any, normed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Queries, keys and values of one attention layer (heads first), every row through the fixed tiles."""
+        linear = self.tiles.linear
+        shape = (*normed.shape[:-1], -1, attention.head_dim)
+        query = attention.q_norm(linear(attention.q_proj, normed).view(shape)).transpose(1, 2)
+        key = attention.k_norm(linear(attention.k_proj, normed).view(shape)).transpose(1, 2)
+        value = linear(attention.v_proj, normed).view(shape).transpose(1, 2)
+        return query, key, value
+
     def _talker_layer(
         self, layer: Any, index: int, hidden: torch.Tensor, position_embeddings: Any, rows: Sequence[RowState]
     ) -> torch.Tensor:
@@ -235,10 +244,7 @@ class BatchedTalker:
         attention = layer.self_attn
         residual = hidden
         normed = layer.input_layernorm(hidden)
-        shape = (*normed.shape[:-1], -1, attention.head_dim)
-        query = attention.q_norm(linear(attention.q_proj, normed).view(shape)).transpose(1, 2)
-        key = attention.k_norm(linear(attention.k_proj, normed).view(shape)).transpose(1, 2)
-        value = linear(attention.v_proj, normed).view(shape).transpose(1, 2)
+        query, key, value = self._project_qkv(attention, normed)
         cos, sin = position_embeddings
         scaling = attention.rope_scaling
         query, key = self._apply_mrope(query, key, cos, sin, scaling["mrope_section"], scaling["interleaved"])
@@ -328,10 +334,7 @@ class BatchedTalker:
         attention = layer.self_attn
         residual = hidden
         normed = layer.input_layernorm(hidden)
-        shape = (*normed.shape[:-1], -1, attention.head_dim)
-        query = attention.q_norm(linear(attention.q_proj, normed).view(shape)).transpose(1, 2)
-        key = attention.k_norm(linear(attention.k_proj, normed).view(shape)).transpose(1, 2)
-        value = linear(attention.v_proj, normed).view(shape).transpose(1, 2)
+        query, key, value = self._project_qkv(attention, normed)
         cos, sin = position_embeddings
         query, key = self._apply_rope(query, key, cos, sin)
         cached = caches[index]

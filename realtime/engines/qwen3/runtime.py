@@ -209,14 +209,12 @@ class LoadOptions:
         return "bfloat16" if device.startswith("cuda") else "float32"
 
 
-def load_model(path: Path, options: LoadOptions) -> Any:
-    """Load one checkpoint directory with the official `Qwen3TTSModel.from_pretrained`.
+def _from_pretrained(model_class: Any, path: Path, options: LoadOptions) -> tuple[Any, str, str]:
+    """`model_class.from_pretrained` on a local checkpoint directory, one load at a time; never downloads.
 
-    Never downloads: the path must be a local directory. On the CPU the speech tokenizer
-    (whose decoder turns codes into audio) stays float32 whatever the dtype, because
-    its convolutions are ~80x slower in bfloat16 there.
+    Returns the model with the device and dtype it was loaded on. Loads take turns because
+    transformers' `from_pretrained` is not thread-safe (two at once broke each other).
     """
-    qwen_tts = import_qwen_tts()
     import torch
 
     path = Path(path)
@@ -226,7 +224,7 @@ def load_model(path: Path, options: LoadOptions) -> Any:
     dtype_name = options.resolved_dtype(device)
     try:
         with _from_pretrained_lock:
-            model = qwen_tts.Qwen3TTSModel.from_pretrained(
+            model = model_class.from_pretrained(
                 str(path),
                 device_map=device,
                 dtype=getattr(torch, dtype_name),
@@ -235,6 +233,18 @@ def load_model(path: Path, options: LoadOptions) -> Any:
             )
     except Exception as exc:  # noqa: BLE001
         raise ModelFilesError(f"{exc} (from {path}, on {device}, {dtype_name})") from exc
+    return model, device, dtype_name
+
+
+def load_model(path: Path, options: LoadOptions) -> Any:
+    """Load one checkpoint directory with the official `Qwen3TTSModel.from_pretrained`.
+
+    On the CPU the speech tokenizer (whose decoder turns codes into audio) stays float32
+    whatever the dtype, because its convolutions are ~80x slower in bfloat16 there.
+    """
+    import torch
+
+    model, device, dtype_name = _from_pretrained(import_qwen_tts().Qwen3TTSModel, path, options)
     speech_tokenizer = model.model.speech_tokenizer
     if device == "cpu" and speech_tokenizer is not None and dtype_name != "float32":
         speech_tokenizer.model.to(torch.float32)
@@ -243,28 +253,7 @@ def load_model(path: Path, options: LoadOptions) -> Any:
 
 
 def load_aligner(path: Path, options: LoadOptions) -> Any:
-    """Load a Qwen3-ForcedAligner directory with the official `Qwen3ForcedAligner.from_pretrained` (model + processor).
-
-    Never downloads: the path must be a local directory.
-    """
-    qwen_asr = import_qwen_asr()
-    import torch
-
-    path = Path(path)
-    if not (path / "config.json").is_file():
-        raise ModelFilesError(f"{path} is not a checkpoint directory (no config.json)")
-    device = options.resolved_device()
-    dtype_name = options.resolved_dtype(device)
-    try:
-        with _from_pretrained_lock:
-            aligner = qwen_asr.Qwen3ForcedAligner.from_pretrained(
-                str(path),
-                device_map=device,
-                dtype=getattr(torch, dtype_name),
-                attn_implementation=options.attn_implementation,
-                local_files_only=True,
-            )
-    except Exception as exc:  # noqa: BLE001
-        raise ModelFilesError(f"{exc} (from {path}, on {device}, {dtype_name})") from exc
+    """Load a Qwen3-ForcedAligner directory with the official `Qwen3ForcedAligner.from_pretrained` (model + processor)."""
+    aligner, _, _ = _from_pretrained(import_qwen_asr().Qwen3ForcedAligner, path, options)
     aligner.model.eval()
     return aligner
