@@ -2,11 +2,13 @@
 
     realtime-tts serve --port 8000            # the server, on the embedded engine unless models are installed
     realtime-tts say "Hello there." -o hello.wav
-    realtime-tts bench                        # time to first audio, server overhead, concurrency
+    realtime-tts bench socket                 # time to first audio, server overhead, concurrency
+    realtime-tts bench qwen models/CHECKPOINT # our Qwen3 streaming vs the official generate_custom_voice
+    realtime-tts bench --list                 # every benchmark: socket, qwen, frames, decoder, words, voices
     realtime-tts soak --clients 8 --minutes 3 # random cancels, disconnects, slow readers; RSS over time
     realtime-tts make-checkpoints --out models --size tiny   # random Qwen3-TTS checkpoints for tests
-    realtime-tts bench-qwen models/CHECKPOINT # our Qwen3 streaming vs the official generate_custom_voice
-    realtime-tts bench-words                  # word timestamps: boundary error, aligner cost, first audio
+
+`bench-qwen`, `bench-voices` and `bench-words` are kept as aliases of `bench qwen|voices|words`.
 """
 
 from __future__ import annotations
@@ -191,47 +193,31 @@ def main(argv: list[str] | None = None) -> int:
     _add_serve(subparsers)
     _add_say(subparsers)
     add_voices_parser(subparsers)
-    subparsers.add_parser("bench", help="benchmark time to first audio and concurrency", add_help=False)
     subparsers.add_parser(
-        "bench-qwen", help="Qwen3 streaming engine vs the official generate_custom_voice (needs `scripts/setup qwen`)", add_help=False
+        "bench", help="benchmarks: bench socket|qwen|frames|decoder|words|voices (--list); socket when none is named",
+        add_help=False,
     )
+    for alias in ("qwen", "voices", "words"):  # the verbs before `bench <sub>`, kept as aliases
+        subparsers.add_parser(f"bench-{alias}", help=f"alias of `bench {alias}`", add_help=False)
     subparsers.add_parser(
         "soak", help="N clients for M minutes: cancels, disconnects, slow readers, formats; RSS over time",
         add_help=False,
     )
     subparsers.add_parser(
-        "bench-voices", help="first audio with saved voices vs predefined speakers (needs Qwen3 checkpoints)",
-        add_help=False,
-    )
-    subparsers.add_parser(
-        "bench-words", help="word timestamps: boundary error, aligner cost, first audio with them on", add_help=False
-    )
-    subparsers.add_parser(
         "make-checkpoints", help="build random Qwen3-TTS checkpoints for tests (needs `scripts/setup qwen`)", add_help=False
     )
     args, rest = parser.parse_known_args(argv)
-    if args.command == "bench":
+    if args.command == "bench" or args.command.startswith("bench-"):
         from realtime import bench
 
-        return bench.main(rest)
-    if args.command == "bench-qwen":
-        from realtime.engines.qwen3 import bench_engine
-
-        return bench_engine.main(rest)
+        sub = [args.command.removeprefix("bench-")] if args.command != "bench" else []
+        return bench.main([*sub, *rest])
     if args.command == "soak":
         from realtime import soak
 
         return soak.main(rest)
-    if args.command == "bench-voices":
-        from realtime import bench_voices
-
-        return bench_voices.main(rest)
-    if args.command == "bench-words":
-        from realtime.words import bench as bench_words
-
-        return bench_words.main(rest)
     if args.command == "make-checkpoints":
-        from realtime.engines.qwen3 import build
+        from realtime.tools import qwen3_checkpoints as build
 
         return build.main(rest)
     if rest:

@@ -93,18 +93,13 @@ class Metrics:
         self.errors.labels(transport, str(code), name).inc()
 
     def observe_message(self, message: dict[str, Any]) -> None:
-        """A protocol message on its way to a socket client: count errors and finished streams."""
-        kind = message.get("type")
-        if kind == "error":
+        """A protocol message on its way to a socket client: count errors.
+
+        Finished streams are not read back from `done` messages: each stream's pipeline
+        reports its own figures once (realtime/pipeline/meter.py), for both doors.
+        """
+        if message.get("type") == "error":
             self.error("websocket", int(message.get("code", 0)), str(message.get("name", "")))
-        elif kind == "done":
-            ttfa_ms = message.get("ttfa_ms")
-            self.stream_done(
-                "websocket",
-                ttfa_ms / 1000.0 if ttfa_ms is not None else None,
-                message.get("rtf"),
-                float(message.get("audio_ms") or 0.0) / 1000.0,
-            )
 
     # -- models ------------------------------------------------------------------------------
     def model_loaded(self, model: str, seconds: float, ok: bool) -> None:

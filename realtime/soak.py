@@ -33,10 +33,10 @@ import httpx
 import psutil
 import websockets
 
+from realtime.audio.formats import FORMATS
 from realtime.protocol import codec
 
-FORMATS = ("pcm", "wav", "flac", "ogg", "opus", "mp3", "aac")
-SAMPLE_RATES = (16000, 24000, 48000)
+SAMPLE_RATES = (16000, 24000, 48000)  # a few of the catalogue's: low, the engine's, high
 EPISODES = ("normal", "normal", "cancel", "disconnect", "slow", "stall", "http", "http_drop")
 TEXTS = (
     "Hello there. This is a soak test of the streaming server.",

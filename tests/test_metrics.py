@@ -16,19 +16,11 @@ def sample(metrics: Metrics, metric: str, **labels: str) -> float:
     return 0.0
 
 
-def test_done_message_feeds_ttfa_rtf_and_audio_seconds() -> None:
+def test_a_done_message_is_not_counted_again_streams_report_through_their_meter() -> None:
     metrics = Metrics()
     metrics.observe_message({"type": "done", "ttfa_ms": 30.0, "rtf": 0.05, "audio_ms": 1500.0})
-    assert sample(metrics, "realtime_tts_time_to_first_audio_seconds_count", transport="websocket") == 1
-    assert sample(metrics, "realtime_tts_time_to_first_audio_seconds_sum", transport="websocket") == 0.03
-    assert sample(metrics, "realtime_tts_real_time_factor_bucket", transport="websocket", le="0.05") == 1
-    assert sample(metrics, "realtime_tts_audio_seconds_total", transport="websocket") == 1.5
-
-
-def test_done_without_audio_counts_no_ttfa() -> None:
-    metrics = Metrics()
-    metrics.observe_message({"type": "done", "ttfa_ms": None, "rtf": None, "audio_ms": 0.0})
     assert sample(metrics, "realtime_tts_time_to_first_audio_seconds_count", transport="websocket") == 0
+    assert sample(metrics, "realtime_tts_audio_seconds_total", transport="websocket") == 0
 
 
 def test_errors_are_counted_by_code() -> None:

@@ -13,11 +13,12 @@ import numpy as np
 
 from .av_encoders import av_encoder_factory
 from .encoder_base import StreamEncoder
+from .formats import FORMATS
 from .samples import as_float32_mono, float_to_s16le
 from .vorbis import VorbisEncoder
 from .wav import wav_header
 
-OUTPUT_FORMATS: tuple[str, ...] = ("pcm", "wav", "flac", "ogg", "opus", "mp3", "aac")
+OUTPUT_FORMATS: tuple[str, ...] = FORMATS
 
 
 class UnsupportedFormatError(ValueError):

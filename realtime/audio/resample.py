@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import soxr
 
+from .formats import SAMPLE_RATES
 from .samples import as_float32_mono
 
-OUTPUT_SAMPLE_RATES: tuple[int, ...] = (8000, 16000, 22050, 24000, 44100, 48000)
+OUTPUT_SAMPLE_RATES: tuple[int, ...] = SAMPLE_RATES
 
 _QUALITY = "HQ"
 _EMPTY = np.zeros(0, dtype=np.float32)

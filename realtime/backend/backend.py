@@ -33,8 +33,9 @@ from realtime.engines.base import (
     VoiceRequest,
 )
 from realtime.engines.hibari_engine import HibariEngine
-from realtime.protocol.errors import ErrorCode, FieldError
-from realtime.protocol.messages import VoiceSpec, parse_voice
+from realtime.engines.problems import ProblemKind, VoiceProblem
+from realtime.engines.voice_spec import VoiceSpec
+from realtime.protocol.messages import parse_voice
 from realtime.segmenter import Segmenter, SegmenterPolicy
 from realtime.text.normalize import speakable
 from realtime.timeline import Timeline
@@ -45,6 +46,23 @@ logger = logging.getLogger(__name__)
 # Segments the engine fails on are skipped (the text was at fault); this many in a row means
 # the engine is failing, not the text, and the utterance or context fails (4105 / HTTP 500).
 MAX_CONSECUTIVE_SEGMENT_FAILURES = 3
+
+
+class SegmentFailures:
+    """The rule for segments the engine fails on, the same for a socket context and an HTTP utterance."""
+
+    __slots__ = ("_in_a_row",)
+
+    def __init__(self) -> None:
+        self._in_a_row = 0
+
+    def spoken(self) -> None:
+        self._in_a_row = 0
+
+    def failed(self) -> bool:
+        """Count one failed segment; True when the stream must fail rather than skip it."""
+        self._in_a_row += 1
+        return self._in_a_row >= MAX_CONSECUTIVE_SEGMENT_FAILURES
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,24 +198,24 @@ class TTSBackend:
     def _served(self) -> str:
         return "; ".join(info.describe() for info in self.models())
 
-    def check_voice(self, spec: VoiceSpec) -> tuple[str | None, list[FieldError]]:
+    def check_voice(self, spec: VoiceSpec) -> tuple[str | None, list[VoiceProblem]]:
         """Bind the voice to a model and let that model judge it; cheap, no I/O."""
         if spec.model is not None:
             engine = self._engines.get(spec.model)
             if engine is None:
                 return None, [
-                    FieldError(
+                    VoiceProblem(
                         "model",
                         f"unknown model {spec.model!r}; this server serves: {self._served()}",
-                        ErrorCode.UNKNOWN_VOICE,
+                        ProblemKind.UNKNOWN_MODEL,
                     )
                 ]
             if spec.mode not in engine.info.modes:
                 return None, [
-                    FieldError(
+                    VoiceProblem(
                         "mode",
                         f"model {spec.model} cannot serve mode {spec.mode}; it serves: {', '.join(engine.info.modes)}",
-                        ErrorCode.UNKNOWN_VOICE,
+                        ProblemKind.MODE_NOT_SERVED,
                     )
                 ]
         else:
@@ -205,11 +223,11 @@ class TTSBackend:
             if default is None:
                 needs = {"voice_clone": "a Qwen3-TTS Base model", "voice_design": "a Qwen3-TTS VoiceDesign model"}
                 return None, [
-                    FieldError(
+                    VoiceProblem(
                         "mode",
                         f"mode {spec.mode} needs {needs.get(spec.mode, 'a model')}, and none is installed; "
                         f"this server serves: {self._served()}",
-                        ErrorCode.UNKNOWN_VOICE,
+                        ProblemKind.MODE_NOT_SERVED,
                     )
                 ]
             engine = self._engines[default]
@@ -217,7 +235,7 @@ class TTSBackend:
 
     async def prepare_voice(
         self, spec: VoiceSpec, seed: int, saved: VoicePrint | None = None
-    ) -> tuple[VoiceRequest | None, list[FieldError]]:
+    ) -> tuple[VoiceRequest | None, list[VoiceProblem]]:
         """Everything `session.start` or `context.start` must judge at once, decoding reference audio off the loop.
 
         `saved` is a saved voice's stored prompt (`spec.voice` names it): no reference audio to decode.
@@ -238,7 +256,7 @@ class TTSBackend:
                     ),
                 )
             except ReferenceAudioError as exc:
-                errors = [FieldError("ref_audio", str(exc), ErrorCode.BAD_REFERENCE_AUDIO), *errors]
+                errors = [VoiceProblem("ref_audio", str(exc), ProblemKind.BAD_REFERENCE_AUDIO), *errors]
         if errors or model is None:
             return None, errors
         engine = self._engines[model]
@@ -302,10 +320,9 @@ class TTSBackend:
             max_reference_bytes=self.limits.max_reference_bytes,
         )
         seed = spec.seed if spec.seed is not None else draw_seed()
-        request, more_errors = (None, []) if errors else await self.prepare_voice(spec, seed)
-        errors = errors + more_errors
-        if errors or request is None:
-            raise ValueError("; ".join(error.describe() for error in errors))
+        request, problems = (None, []) if errors else await self.prepare_voice(spec, seed)
+        if errors or problems or request is None:
+            raise ValueError("; ".join(error.describe() for error in [*errors, *problems]))
         sample_rate = self.model_info(request.model).sample_rate
         timeline = Timeline(sample_rate)
         try:
@@ -327,7 +344,7 @@ class TTSBackend:
         segmenter = Segmenter(policy)
         segments = segmenter.feed(text) + segmenter.flush()
         voice = await self.open_voice(request)
-        failures = 0
+        failures = SegmentFailures()
         spoken = 0
         try:
             for index, segment in enumerate(segments):
@@ -335,12 +352,11 @@ class TTSBackend:
                 try:
                     async for chunk in stream:
                         yield UtterancePiece(index, len(segments), chunk, segment.text, segment.char_start)
-                    failures = 0
+                    failures.spoken()
                     spoken += 1
                 except GenerationError as exc:
-                    failures += 1
                     last = index == len(segments) - 1
-                    if failures >= MAX_CONSECUTIVE_SEGMENT_FAILURES or (last and not spoken):
+                    if failures.failed() or (last and not spoken):
                         raise
                     # Skipped: the body goes on with the next segment (the status line may be gone).
                     logger.warning("segment %d of %d could not be spoken, skipped: %s", index, len(segments), exc)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from realtime.audio.reference import ReferenceAudio
-from realtime.protocol.errors import FieldError
-from realtime.protocol.messages import VoiceSpec
+from realtime.engines.problems import VoiceProblem
+from realtime.engines.voice_spec import VoiceSpec
 
 
 class GenerationError(RuntimeError):
@@ -128,7 +128,7 @@ class Engine(ABC):
         """Load weights and warm up (blocking; run off the event loop)."""
 
     @abstractmethod
-    def check(self, spec: VoiceSpec) -> list[FieldError]:
+    def check(self, spec: VoiceSpec) -> list[VoiceProblem]:
         """Cheap validation of what only this model can judge (speaker, instruct, language...)."""
 
     def notices(self, spec: VoiceSpec) -> tuple[str, ...]:

@@ -25,8 +25,8 @@ from realtime.engines.base import (
     Voice,
     VoiceRequest,
 )
-from realtime.protocol.errors import ErrorCode, FieldError
-from realtime.protocol.messages import VoiceSpec
+from realtime.engines.problems import ProblemKind, VoiceProblem
+from realtime.engines.voice_spec import VoiceSpec
 
 if TYPE_CHECKING:
     from hibari import Hibari
@@ -131,21 +131,22 @@ class HibariEngine(Engine):
         finally:
             self._pool.put(tts)
 
-    def check(self, spec: VoiceSpec) -> list[FieldError]:
-        errors: list[FieldError] = []
+    def check(self, spec: VoiceSpec) -> list[VoiceProblem]:
+        errors: list[VoiceProblem] = []
         if spec.speaker is not None and spec.speaker.lower() != HIBARI_SPEAKER:
             errors.append(
-                FieldError(
+                VoiceProblem(
                     "speaker",
                     f"{spec.speaker!r} is not a speaker of model {HIBARI_MODEL_NAME}; valid: {HIBARI_SPEAKER}",
-                    ErrorCode.UNKNOWN_VOICE,
+                    ProblemKind.UNKNOWN_SPEAKER,
                 )
             )
         if spec.language not in self.info.languages:
             errors.append(
-                FieldError(
+                VoiceProblem(
                     "language",
                     f"model {HIBARI_MODEL_NAME} speaks English only; use one of: {', '.join(self.info.languages)}",
+                    ProblemKind.UNKNOWN_LANGUAGE,
                 )
             )
         return errors

@@ -16,7 +16,8 @@ from realtime.engines.base import GenerationError, VoiceRequest
 from realtime.http.errors import ApiError
 from realtime.http.protocol import SpeechRequest
 from realtime.http.streaming import StreamFailed
-from realtime.http.synthesis import SegmentWordsEvent, StreamStats
+from realtime.pipeline.meter import StreamMeter
+from realtime.pipeline.speech import SegmentWordsEvent
 
 MEDIA_TYPES = {
     "pcm": "audio/pcm",
@@ -55,7 +56,7 @@ def _words_event(event: SegmentWordsEvent) -> dict[str, Any]:
 
 
 async def sse_events(
-    pieces: AsyncIterator[bytes | SegmentWordsEvent], speech: SpeechRequest, voice: VoiceRequest, stats: StreamStats
+    pieces: AsyncIterator[bytes | SegmentWordsEvent], speech: SpeechRequest, voice_request: VoiceRequest, meter: StreamMeter
 ) -> AsyncGenerator[bytes, None]:
     """OpenAI's speech events: `speech.audio.delta` (base64 audio) per piece, then `speech.audio.done`.
 
@@ -79,9 +80,9 @@ async def sse_events(
             "type": "speech.audio.done",
             # No tokens here: input counts characters, output is left at 0 (see README).
             "usage": {"input_tokens": len(speech.input), "output_tokens": 0, "total_tokens": len(speech.input)},
-            "audio_ms": stats.audio_s * 1000.0,
-            "seed": voice.seed,
-            "model": voice.model,
+            "audio_ms": meter.audio_s * 1000.0,
+            "seed": voice_request.seed,
+            "model": voice_request.model,
             "format": speech.response_format,
             "sample_rate": speech.sample_rate,
         }

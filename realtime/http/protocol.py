@@ -15,8 +15,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from realtime.audio.formats import FORMATS, SAMPLE_RATES
 from realtime.http.errors import Problem
-from realtime.protocol.messages import FORMATS, SAMPLE_RATES, TIMESTAMPS
+from realtime.protocol.messages import TIMESTAMPS
+from realtime.text.brief import JSON_TYPE_NAMES, brief, type_name
 
 OPENAI_FORMATS: Final = ("mp3", "opus", "aac", "flac", "wav", "pcm")
 RESPONSE_FORMATS: Final = tuple(dict.fromkeys((*OPENAI_FORMATS, *FORMATS)))  # ours adds ogg (Vorbis)
@@ -88,16 +90,11 @@ class _Body:
 
 
 def _json_type(value: Any) -> str:
-    names = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
-    return names.get(type(value), type(value).__name__)
+    return type_name(value, JSON_TYPE_NAMES)
 
 
-def _brief(value: Any, limit: int = 48) -> str:
-    if isinstance(value, str):
-        return repr(value[:limit] + ("..." if len(value) > limit else ""))
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return repr(value)
-    return f"a value of type {_json_type(value)}"
+def _brief(value: Any) -> str:
+    return brief(value, 48, JSON_TYPE_NAMES)
 
 
 def _read_voice(body: _Body) -> str:

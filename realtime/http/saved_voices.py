@@ -20,7 +20,7 @@ from realtime.http.errors import ApiError, Problem, combine
 from realtime.http.protocol import decode_reference
 from realtime.http.references import read_reference_file
 from realtime.http.speech import LARGE_BODY_BYTES, max_body_bytes, parse_json, read_body
-from realtime.protocol.messages import FORMATS
+from realtime.audio.formats import FORMATS
 from realtime.voices.library import VoiceLibrary, VoiceLibraryError, describe
 from realtime.voices.requests import BlendBody, CloneBody, DesignBody, Issue, parse_create, parse_page, parse_rename
 

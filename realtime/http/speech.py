@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
@@ -28,11 +27,11 @@ from realtime.http.errors import ApiError, Problem, combine, problem_from_field
 from realtime.http.protocol import SpeechRequest, parse_speech_request
 from realtime.http.references import read_reference_file
 from realtime.http.streaming import RacingStreamingResponse
-from realtime.http.synthesis import OutputPlan, StreamStats, encoded_speech
 from realtime.http.voices import resolve_model, resolve_speaker, socket_voice_fields
 from realtime.metrics import Metrics
+from realtime.pipeline.speech import OutputPlan, SpeechPipeline
 from realtime.voices.requests import is_voice_id
-from realtime.protocol.errors import ErrorCode, FieldError
+from realtime.protocol.errors import ErrorCode, FieldError, field_errors_from
 from realtime.protocol.messages import MODES, VoiceSpec, parse_voice
 
 logger = logging.getLogger(__name__)
@@ -139,7 +138,7 @@ async def _voice_spec(request: Request, speech: SpeechRequest, problems: list[Pr
     _add_new(problems, field_errors)
     if problems and spec.voice is None and not any(p.param == "mode" for p in problems):
         # Also what the model would say (cheap, no I/O), so one error names every problem.
-        _add_new(problems, backend.check_voice(spec)[1])
+        _add_new(problems, field_errors_from(backend.check_voice(spec)[1]))
     return spec
 
 
@@ -163,10 +162,11 @@ async def _prepare(request: Request, spec: VoiceSpec) -> VoiceRequest:
         if resolved is None:
             raise combine([_saved_voice_problem(error) for error in errors])
         spec, saved = resolved.spec, resolved.saved
-    voice, errors = await backend.prepare_voice(spec, seed, saved)
-    if errors or voice is None:
-        raise combine([problem_from_field(error) for error in errors] or [Problem(None, "the voice could not be prepared")])
-    return voice
+    voice_request, errors = await backend.prepare_voice(spec, seed, saved)
+    if errors or voice_request is None:
+        raise combine([problem_from_field(error) for error in field_errors_from(errors)]
+                      or [Problem(None, "the voice could not be prepared")])
+    return voice_request
 
 
 def _saved_voice_problem(error: FieldError) -> Problem:
@@ -206,36 +206,36 @@ async def create_speech(request: Request) -> Response:
         raise combine(problems)
     lease = _Lease(request)
     try:
-        voice = await _prepare(request, spec)
+        voice_request = await _prepare(request, spec)
     except BaseException:
         lease.release()
         raise
     logger.info(
         "speech request: mode=%s model=%s format=%s/%s rate=%d speed=%g seed=%d chars=%d",
-        spec.mode, voice.model, speech.response_format, speech.stream_format, speech.sample_rate, speech.speed,
-        voice.seed, len(speech.input),
+        spec.mode, voice_request.model, speech.response_format, speech.stream_format, speech.sample_rate, speech.speed,
+        voice_request.seed, len(speech.input),
     )
-    stats = StreamStats(started=time.perf_counter())
     plan = OutputPlan(
         speech.response_format, speech.sample_rate, speech.speed, limits.max_segment_chars, speech.timestamps
     )
-    pieces = encoded_speech(backend, voice, speech.input, plan, stats)
+    pipeline = SpeechPipeline(backend, voice_request, speech.input, plan)
+    pieces = pipeline.chunks()
     if speech.stream_format == "sse":
-        body_stream, media_type = sse_events(pieces, speech, voice, stats), SSE_MEDIA_TYPE
+        body_stream, media_type = sse_events(pieces, speech, voice_request, pipeline.meter), SSE_MEDIA_TYPE
     else:
         body_stream, media_type = raw_body(pieces), MEDIA_TYPES.get(speech.response_format, "application/octet-stream")
-    headers = {"X-Seed": str(voice.seed), "X-Model": voice.model, "X-Sample-Rate": str(speech.sample_rate),
+    headers = {"X-Seed": str(voice_request.seed), "X-Model": voice_request.model, "X-Sample-Rate": str(speech.sample_rate),
                "Cache-Control": "no-store"}
-    if voice.spec.speaker:
-        headers["X-Speaker"] = voice.spec.speaker
-    if voice.voice_id:
-        headers["X-Voice"] = voice.voice_id
-    if voice.notices:  # e.g. an instruct this model ignores (the socket sends these as `notice` messages)
-        headers["X-Notice"] = " | ".join(voice.notices)
+    if voice_request.spec.speaker:
+        headers["X-Speaker"] = voice_request.spec.speaker
+    if voice_request.voice_id:
+        headers["X-Voice"] = voice_request.voice_id
+    if voice_request.notices:  # e.g. an instruct this model ignores (the socket sends these as `notice` messages)
+        headers["X-Notice"] = " | ".join(voice_request.notices)
 
     def finished() -> None:
         lease.release()
-        metrics.stream_done("http", stats.first_audio_s, stats.rtf, stats.audio_s)
+        pipeline.meter.report(metrics, "http")
 
     return RacingStreamingResponse(
         body_stream,

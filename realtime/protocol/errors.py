@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+from realtime.engines.problems import ProblemKind, VoiceProblem
+
 
 class ErrorCode(IntEnum):
     """Every error code of PROTOCOL.md; the value is also the WebSocket close code when fatal."""
@@ -71,6 +73,23 @@ class FieldError:
 
     def describe(self) -> str:
         return f"{self.field}: {self.message}"
+
+
+# An engine's judgement of a voice, in the protocol's codes: a value the model cannot take is a
+# bad field; a model, mode or speaker this server lacks is an unknown voice.
+_CODE_OF_PROBLEM: dict[ProblemKind, ErrorCode] = {
+    ProblemKind.INVALID_VALUE: ErrorCode.BAD_MESSAGE,
+    ProblemKind.UNKNOWN_LANGUAGE: ErrorCode.BAD_MESSAGE,
+    ProblemKind.UNKNOWN_MODEL: ErrorCode.UNKNOWN_VOICE,
+    ProblemKind.MODE_NOT_SERVED: ErrorCode.UNKNOWN_VOICE,
+    ProblemKind.UNKNOWN_SPEAKER: ErrorCode.UNKNOWN_VOICE,
+    ProblemKind.BAD_REFERENCE_AUDIO: ErrorCode.BAD_REFERENCE_AUDIO,
+}
+
+
+def field_errors_from(problems: list[VoiceProblem]) -> list[FieldError]:
+    """The backend's and engines' voice problems as the protocol's field errors (the socket's edge, and HTTP's)."""
+    return [FieldError(problem.field, problem.message, _CODE_OF_PROBLEM[problem.kind]) for problem in problems]
 
 
 # When several fields are wrong at once, the error's code is the most basic one found.

@@ -7,15 +7,15 @@ known? can this model take an instruct?) is checked later by the backend.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
+from realtime.engines.voice_spec import GENERATION_RANGES, MODES, GenerationParams, VoiceSpec
+from realtime.audio.formats import FORMATS, SAMPLE_RATES
 from realtime.protocol.errors import ErrorCode, FieldError
+from realtime.text.brief import brief, type_name
 
 PROTOCOL_VERSION: Final = 1
-MODES: Final = ("custom_voice", "voice_clone", "voice_design")
-FORMATS: Final = ("pcm", "wav", "flac", "ogg", "opus", "mp3", "aac")
-SAMPLE_RATES: Final = (8000, 16000, 22050, 24000, 44100, 48000)
 SEGMENTATIONS: Final = ("auto", "line", "manual")
 TIMESTAMPS: Final = ("none", "word")
 DEFAULT_CTX: Final = "main"
@@ -46,58 +46,6 @@ VOICE_FIELDS: Final = (
     "x_vector_only", "language", "seed", "generation",
 )
 
-# name -> (kind, low, high): inclusive ranges; "float" accepts ints too, never bools;
-# "bool" takes true/false only (its range is 0..1). The `subtalker_*` settings are the
-# code predictor's own sampling (codebooks 1..15); the others act on the talker (codebook 0).
-GENERATION_RANGES: Final[dict[str, tuple[str, float, float]]] = {
-    "temperature": ("float", 0.0, 2.0),
-    "top_p": ("float", 0.0, 1.0),
-    "top_k": ("int", 0, 1000),
-    "repetition_penalty": ("float", 0.5, 2.0),
-    "max_new_tokens": ("int", 1, 8192),
-    "subtalker_do_sample": ("bool", 0, 1),
-    "subtalker_temperature": ("float", 0.0, 2.0),
-    "subtalker_top_k": ("int", 0, 1000),
-    "subtalker_top_p": ("float", 0.0, 1.0),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class GenerationParams:
-    """Sampling settings; None means the engine's default."""
-
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    repetition_penalty: float | None = None
-    max_new_tokens: int | None = None
-    subtalker_do_sample: bool | None = None
-    subtalker_temperature: float | None = None
-    subtalker_top_k: int | None = None
-    subtalker_top_p: float | None = None
-
-    def given(self) -> dict[str, float | int | bool]:
-        """Only the settings the client chose."""
-        return {name: getattr(self, name) for name in GENERATION_RANGES if getattr(self, name) is not None}
-
-
-@dataclass(frozen=True, slots=True)
-class VoiceSpec:
-    """Everything that decides how a context sounds."""
-
-    mode: str = "custom_voice"
-    model: str | None = None
-    speaker: str | None = None
-    instruct: str | None = None
-    ref_audio: bytes | None = field(default=None, repr=False)
-    ref_text: str | None = None
-    x_vector_only: bool = False
-    language: str = "auto"
-    seed: int | None = None
-    generation: GenerationParams = field(default_factory=GenerationParams)
-    voice: str | None = None  # a saved voice's id: fixes mode (voice_clone) and model
-
-
 @dataclass(frozen=True, slots=True)
 class SessionStart:
     voice: VoiceSpec
@@ -114,21 +62,6 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return (isinstance(value, (int, float))) and not isinstance(value, bool)
-
-
-def _type_name(value: Any) -> str:
-    names = {bool: "bool", int: "integer", float: "float", str: "string", bytes: "bin", list: "array", dict: "map"}
-    return names.get(type(value), type(value).__name__)
-
-
-def _brief(value: Any, limit: int = 64) -> str:
-    """A client's value for an error message: short, and never the repr of a deep or huge structure."""
-    if isinstance(value, (str, bytes)):
-        text = repr(value[:limit])
-        return text + "..." if len(value) > limit else text
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return f"a value of type {_type_name(value)}"
 
 
 class _Reader:
@@ -150,7 +83,7 @@ class _Reader:
         if value is None:
             return None
         if not isinstance(value, str):
-            self.fail(name, f"must be a string, got {_type_name(value)}")
+            self.fail(name, f"must be a string, got {type_name(value)}")
             return None
         if non_empty and not value.strip():
             self.fail(name, "must not be empty")
@@ -167,7 +100,7 @@ class _Reader:
         # Same type as a choice, not only equal: 24000.0 or True are no sample rate (the encoders take ints).
         if not any(type(value) is type(choice) and value == choice for choice in choices):
             listed = ", ".join(str(c) for c in choices)
-            self.fail(name, f"{_brief(value)} is not one of: {listed}")
+            self.fail(name, f"{brief(value)} is not one of: {listed}")
             return default
         return value
 
@@ -176,7 +109,7 @@ class _Reader:
         if value is None:
             return default
         if not isinstance(value, bool):
-            self.fail(name, f"must be true or false, got {_type_name(value)}")
+            self.fail(name, f"must be true or false, got {type_name(value)}")
             return default
         return value
 
@@ -185,7 +118,7 @@ class _Reader:
         if value is None:
             return None
         if not isinstance(value, (bytes, bytearray)):
-            self.fail(name, f"must be msgpack bin (raw audio file bytes), got {_type_name(value)}")
+            self.fail(name, f"must be msgpack bin (raw audio file bytes), got {type_name(value)}")
             return None
         if len(value) > max_bytes:
             self.fail(name, f"is {len(value)} bytes; the limit is {max_bytes}", ErrorCode.BAD_REFERENCE_AUDIO)
@@ -200,7 +133,7 @@ class _Reader:
         if value is None:
             return None
         if not _is_int(value):
-            self.fail(name, f"must be an integer 0..{MAX_SEED}, got {_type_name(value)}")
+            self.fail(name, f"must be an integer 0..{MAX_SEED}, got {type_name(value)}")
             return None
         if not 0 <= value <= MAX_SEED:
             self.fail(name, f"{value} is out of range 0..{MAX_SEED}")
@@ -222,7 +155,7 @@ class _Reader:
         if value is None:
             return GenerationParams()
         if not isinstance(value, dict):
-            self.fail(name, f"must be a map, got {_type_name(value)}")
+            self.fail(name, f"must be a map, got {type_name(value)}")
             return GenerationParams()
         settings: dict[str, float | int | bool] = {}
         for key, setting in value.items():
@@ -235,13 +168,13 @@ class _Reader:
             kind, low, high = GENERATION_RANGES[key]
             if kind == "bool":
                 if not isinstance(setting, bool):
-                    self.fail(label, f"must be true or false, got {_type_name(setting)}")
+                    self.fail(label, f"must be true or false, got {type_name(setting)}")
                     continue
                 settings[key] = setting
                 continue
             valid_type = _is_int(setting) if kind == "int" else _is_number(setting)
             if not valid_type:
-                self.fail(label, f"must be {'an integer' if kind == 'int' else 'a number'}, got {_type_name(setting)}")
+                self.fail(label, f"must be {'an integer' if kind == 'int' else 'a number'}, got {type_name(setting)}")
                 continue
             if not low <= setting <= high or setting != setting:
                 self.fail(label, f"{setting} is out of range {low:g}..{high:g}")
@@ -291,7 +224,7 @@ def _check_saved_voice_fields(reader: _Reader) -> None:
             reader.fail(name, "must be absent when voice (a saved voice) is given: the saved voice is the speaker")
     mode = reader.message.get("mode")
     if mode is not None and mode != "voice_clone":
-        reader.fail("mode", f"a saved voice speaks in mode voice_clone; leave mode out (got {_brief(mode)})")
+        reader.fail("mode", f"a saved voice speaks in mode voice_clone; leave mode out (got {brief(mode)})")
 
 
 def _check_mode_requirements(reader: _Reader, voice: VoiceSpec) -> None:
@@ -363,7 +296,7 @@ def parse_ctx(message: dict[Any, Any], *, allow_all: bool = False) -> tuple[str,
     if value is None:
         return DEFAULT_CTX, []
     if not isinstance(value, str):
-        return DEFAULT_CTX, [FieldError("ctx", f"must be a string, got {_type_name(value)}", ErrorCode.BAD_REQUEST)]
+        return DEFAULT_CTX, [FieldError("ctx", f"must be a string, got {type_name(value)}", ErrorCode.BAD_REQUEST)]
     if value == ALL_CONTEXTS and not allow_all:
         return DEFAULT_CTX, [FieldError("ctx", '"*" is only allowed in cancel', ErrorCode.BAD_REQUEST)]
     if not value or len(value) > MAX_CTX_CHARS:

@@ -20,8 +20,9 @@ from starlette.types import ASGIApp
 
 from realtime.auth import AccessPolicy
 from realtime.backend.backend import TTSBackend
+from realtime.backend.served import served_backend
 from realtime.config import ServerConfig, config_from_env
-from realtime.engines.catalog import batch_stats, discover_engines, discover_word_timer, model_managers
+from realtime.engines.catalog import batch_stats, model_managers
 from realtime.http import http_routes
 from realtime.http.errors import ApiError
 from realtime.http.request_id import RequestIdMiddleware
@@ -85,11 +86,7 @@ def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = 
     """The app; with no arguments it reads its configuration from the environment (Procfile, uvicorn --factory)."""
     config = config or config_from_env()
     if backend is None:
-        engines = discover_engines(config)
-        backend = TTSBackend(
-            engines, engine_threads=config.engine_threads, limits=config.limits,
-            word_timer=discover_word_timer(config, engines),
-        )
+        backend = served_backend(config)
     metrics = Metrics()
     voices = open_voice_library(config, backend)
     for manager in model_managers(backend.engines(), backend.word_timer):  # Qwen3 models load on first use: count those loads too

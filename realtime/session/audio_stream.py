@@ -1,4 +1,4 @@
-"""One context's continuous output stream: resampling, numbering, timeline and encoder.
+"""One context's continuous output stream as protocol `audio` messages, over the pipeline's AudioOutput.
 
 Resampling happens as audio is generated (per segment, flushed at the segment's end
 so `flushed` really means everything was sent). Numbering, timestamps and encoding
@@ -18,10 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from realtime.audio.encoders import StreamEncoder, create_encoder
-from realtime.audio.resample import StreamResampler
 from realtime.audio.workers import off_loop
-from realtime.timeline import Timeline
+from realtime.pipeline.output import AudioOutput
+from realtime.timeline import Span
 
 _EMPTY = np.zeros(0, dtype=np.float32)
 
@@ -41,45 +40,32 @@ class AudioStream:
         self.ctx = ctx
         self.format = format
         self.sample_rate = sample_rate
-        self._encoder: StreamEncoder = create_encoder(format, sample_rate)
-        self._resampler = StreamResampler(engine_rate, sample_rate)
-        self._timeline = Timeline(sample_rate)
+        self.output = AudioOutput(format, engine_rate, sample_rate)
         self._seq = 0
 
     # -- generation side ---------------------------------------------------------------------
     def resample(self, samples: np.ndarray, segment_end: bool) -> np.ndarray:
         """Engine-rate samples to output-rate samples; at a segment's end the resampler's tail too."""
-        out = self._resampler.process(samples) if len(samples) else _EMPTY
-        if segment_end:
-            tail = self._resampler.finish()
-            if len(tail):
-                out = np.concatenate([out, tail]) if len(out) else tail
-        return out
+        return self.output.shape(samples, segment_end)
 
     # -- sending side --------------------------------------------------------------------------
     @property
     def closed(self) -> bool:
-        return self._encoder.closed
+        return self.output.closed
 
     @property
     def elapsed_ms(self) -> float:
-        return self._timeline.elapsed_ms
-
-    def _encode(self, samples: np.ndarray, is_last: bool) -> bytes:
-        data = self._encoder.feed(samples) if len(samples) else b""
-        if is_last:
-            data += self._encoder.close()
-        return data
+        return self.output.elapsed_ms
 
     async def render(self, pending: PendingAudio) -> dict[str, Any] | None:
         """The `audio` message for `pending`; None once the stream is closed (nothing follows is_last)."""
-        if self._encoder.closed:
+        if self.output.closed:
             return None
-        if self._encoder.blocking:
-            data = await off_loop(self._encode, pending.samples, pending.is_last)
+        span: Span
+        if self.output.blocking:
+            data, span = await off_loop(self.output.encode, pending.samples, pending.is_last)
         else:
-            data = self._encode(pending.samples, pending.is_last)
-        span = self._timeline.advance(len(pending.samples))
+            data, span = self.output.encode(pending.samples, pending.is_last)
         message = {
             "type": "audio",
             "ctx": self.ctx,

@@ -19,8 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from realtime.backend.backend import MAX_CONSECUTIVE_SEGMENT_FAILURES, TTSBackend
+from realtime.backend.backend import SegmentFailures, TTSBackend
 from realtime.engines.base import CancelFlag, EngineChunk, GenerationError, Voice, VoiceRequest
+from realtime.metrics import Metrics
+from realtime.pipeline.meter import StreamMeter
 from realtime.protocol.errors import ErrorCode, ProtocolError
 from realtime.segmenter import Segment, Segmenter, SegmenterPolicy
 from realtime.session.audio_stream import AudioStream, PendingAudio
@@ -64,6 +66,7 @@ class Context:
         on_finished: Callable[[Context], None],
         on_crash: Callable[[BaseException], None],
         session_id: str,
+        metrics: Metrics | None = None,
     ) -> None:
         self.name = name
         self.request = request
@@ -74,6 +77,7 @@ class Context:
         self._on_finished = on_finished
         self._on_crash = on_crash
         self._session_id = session_id
+        self._metrics = metrics
         self._segmenter = Segmenter(
             SegmenterPolicy(mode=settings.segmentation, max_chars=settings.max_segment_chars)  # type: ignore[arg-type]
         )
@@ -91,11 +95,9 @@ class Context:
         self._cancel = CancelFlag()
         self._last_queued = False
         self._segments_started = 0
-        self._failures_in_a_row = 0
+        self._failures = SegmentFailures()
         self.client_ended = False  # the client sent `end` (rather than the server finishing it first)
-        self._ready_at: float | None = None
-        self._first_audio_at: float | None = None
-        self._engine_seconds = 0.0
+        self._meter = StreamMeter()  # the stream's figures: in `done`, and reported to the metrics once
         self._task = asyncio.create_task(self._run(), name=f"ctx:{session_id}:{name}")
 
     # -- client messages ---------------------------------------------------------------------
@@ -149,8 +151,7 @@ class Context:
     # -- queue -----------------------------------------------------------------------------
     def _enqueue(self, segments: list[Segment]) -> None:
         for segment in segments:
-            if self._ready_at is None:
-                self._ready_at = time.perf_counter()
+            self._meter.ready()
             self._queued_chars += len(segment.text)
             self._push(segment)
 
@@ -231,10 +232,9 @@ class Context:
             )
             try:
                 await self._stream_segment(chunks, index)
-                self._failures_in_a_row = 0
+                self._failures.spoken()
             except GenerationError as exc:
-                self._failures_in_a_row += 1
-                if self._failures_in_a_row >= MAX_CONSECUTIVE_SEGMENT_FAILURES:
+                if self._failures.failed():
                     raise  # the engine is failing, not the text: 4105, the context ends
                 await self._skip_segment(index, exc)
         finally:
@@ -246,7 +246,7 @@ class Context:
     async def _stream_segment(self, chunks: AsyncIterator[EngineChunk], index: int) -> None:
         asked = time.perf_counter()
         async for chunk in chunks:
-            self._engine_seconds += time.perf_counter() - asked
+            self._meter.engine_step(time.perf_counter() - asked)
             samples = self._audio.resample(chunk.samples, chunk.final)
             is_last = chunk.final and self._end_follows()
             if len(samples) or chunk.final:
@@ -299,8 +299,8 @@ class Context:
 
     async def _render(self, pending: PendingAudio) -> dict[str, Any] | None:
         message = await self._audio.render(pending)
-        if message is not None and self._first_audio_at is None and len(pending.samples):
-            self._first_audio_at = time.perf_counter()
+        if message is not None and len(pending.samples):
+            self._meter.first_audio()
         return message
 
     async def _close_stream(self) -> None:
@@ -364,10 +364,11 @@ class Context:
 
     def _done_message(self, reason: str) -> dict[str, Any]:
         audio_ms = self._audio.elapsed_ms
-        ttfa_ms = None
-        if self._first_audio_at is not None and self._ready_at is not None:
-            ttfa_ms = round((self._first_audio_at - self._ready_at) * 1000.0, 3)
-        rtf = round(self._engine_seconds / (audio_ms / 1000.0), 4) if audio_ms > 0 else None
+        meter = self._meter
+        meter.audio_s = audio_ms / 1000.0
+        meter.report(self._metrics, "websocket")
+        ttfa_ms = round(meter.ttfa_s * 1000.0, 3) if meter.ttfa_s is not None else None
+        rtf = round(meter.rtf, 4) if meter.rtf is not None else None
         logger.info(
             "session %s ctx %s done: reason=%s segments=%d audio_ms=%.0f ttfa_ms=%s rtf=%s",
             self._session_id, self.name, reason, self._segments_started, audio_ms, ttfa_ms, rtf,

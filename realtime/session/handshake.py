@@ -14,7 +14,7 @@ from realtime.auth import AccessPolicy
 from realtime.backend.backend import TTSBackend, draw_seed
 from realtime.config import Limits
 from realtime.engines.base import VoiceRequest
-from realtime.protocol.errors import ErrorCode, FieldError, ProtocolError, combine_field_errors
+from realtime.protocol.errors import ErrorCode, FieldError, ProtocolError, combine_field_errors, field_errors_from
 from realtime.protocol.messages import PROTOCOL_VERSION, SessionStart, VoiceSpec, message_type, parse_session_start
 from realtime.session.capacity import SessionSlots
 from realtime.session.context import StreamSettings
@@ -92,8 +92,8 @@ async def prepare_voice(
             errors = [*errors, *voice_errors]
         if spec.voice is None or saved is not None:
             prepared = backend.prepare_voice(spec, seed, saved=saved) if saved else backend.prepare_voice(spec, seed)
-            request, voice_errors = await prepared
-            errors = [*errors, *voice_errors]
+            request, problems = await prepared
+            errors = [*errors, *field_errors_from(problems)]
     if errors or request is None:
         default = ErrorCode.BAD_MESSAGE if fatal else ErrorCode.BAD_REQUEST
         raise combine_field_errors(errors, fatal=fatal, ctx=ctx, default_code=default)

@@ -41,6 +41,7 @@ from realtime.session.handshake import (
 from realtime.session.outbox import Outbox, OutboxClosed
 from realtime.session.pending import PendingConnections
 from realtime.session.transport import Disconnected, SendTimedOut, Transport
+from realtime.text.brief import brief
 from realtime.voices.library import VoiceLibrary, VoiceLibraryError
 
 logger = logging.getLogger(__name__)
@@ -203,7 +204,7 @@ class Session:
         if handler is None:
             raise ProtocolError(
                 ErrorCode.BAD_REQUEST,
-                f"unknown message type {_brief(kind)}; known: {', '.join(sorted(_HANDLERS))}",
+                f"unknown message type {brief(kind)}; known: {', '.join(sorted(_HANDLERS))}",
             )
         await handler(self, message)
 
@@ -361,6 +362,7 @@ class Session:
         context = Context(
             ctx, request, settings, self._backend, self._outbox,
             on_finished=self._forget_context, on_crash=self._on_context_crash, session_id=self.id,
+            metrics=self._metrics,
         )
         self._contexts[ctx] = context
         self._no_contexts.clear()
@@ -459,11 +461,6 @@ class Session:
                 self._metrics.session_closed("websocket")
         await self._transport.close(1000)
         logger.info("session %s closed", self.id)
-
-
-def _brief(value: str, limit: int = 64) -> str:
-    """A client's string, quoted and cut short: errors never echo a whole frame back."""
-    return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
 def _ctx(message: dict[str, Any]) -> str:

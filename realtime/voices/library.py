@@ -26,7 +26,7 @@ from realtime.backend.backend import TTSBackend
 from realtime.config import Limits
 from realtime.engines.base import EngineChunk, GenerationError, VoiceFeatureError, VoicePrint
 from realtime.protocol.errors import ErrorCode, FieldError
-from realtime.protocol.messages import GenerationParams, VoiceSpec
+from realtime.engines.voice_spec import GenerationParams, VoiceSpec
 from realtime.voices.requests import VOICE_ID_PREFIX, BlendBody, DesignBody
 from realtime.voices.store import (
     Page,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from realtime.protocol.errors import ErrorCode, FieldError, ProtocolError, combine_field_errors
+from realtime.engines.problems import ProblemKind, VoiceProblem
+from realtime.protocol.errors import ErrorCode, FieldError, ProtocolError, combine_field_errors, field_errors_from
 
 PROTOCOL_TABLE = {
     1003: "text_frame", 1009: "message_too_big", 1011: "internal_error", 1013: "over_capacity",
@@ -39,3 +40,17 @@ def test_combined_errors_name_every_field_and_pick_the_most_basic_code() -> None
 def test_malformed_field_after_ready_is_a_bad_request() -> None:
     error = combine_field_errors([FieldError("seed", "bad")], fatal=False, ctx="a", default_code=ErrorCode.BAD_REQUEST)
     assert error.code is ErrorCode.BAD_REQUEST and error.ctx == "a" and not error.fatal
+
+
+def test_every_engine_problem_kind_maps_to_a_protocol_code_at_the_edge() -> None:
+    problems = [VoiceProblem("speaker", f"bad {kind.value}", kind) for kind in ProblemKind]
+    codes = {problem.kind: error.code for problem, error in zip(problems, field_errors_from(problems), strict=True)}
+    assert codes == {
+        ProblemKind.INVALID_VALUE: ErrorCode.BAD_MESSAGE,
+        ProblemKind.UNKNOWN_LANGUAGE: ErrorCode.BAD_MESSAGE,
+        ProblemKind.UNKNOWN_MODEL: ErrorCode.UNKNOWN_VOICE,
+        ProblemKind.MODE_NOT_SERVED: ErrorCode.UNKNOWN_VOICE,
+        ProblemKind.UNKNOWN_SPEAKER: ErrorCode.UNKNOWN_VOICE,
+        ProblemKind.BAD_REFERENCE_AUDIO: ErrorCode.BAD_REFERENCE_AUDIO,
+    }
+    assert [error.describe() for error in field_errors_from(problems)] == [p.describe() for p in problems]

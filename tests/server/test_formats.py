@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from realtime.bench_formats import audible_ms
+from realtime.bench.formats import audible_ms
 from tests.conftest import run
 from tests.server.test_cancel_and_disconnect import LONG_TEXT, check_cancelled_stream
 from tests.support.codecs import (

@@ -16,7 +16,7 @@ from tests.support.codecs import decode
 
 def _record_threads(stream: AudioStream) -> list[int]:
     """Wrap the stream's encoder so each feed/close notes the thread it ran on."""
-    encoder: StreamEncoder = stream._encoder
+    encoder: StreamEncoder = stream.output.encoder
     seen: list[int] = []
     feed, close = encoder.feed, encoder.close
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from realtime.backend.backend import TTSBackend
 from realtime.backend.threaded import ThreadedStream
 from realtime.engines.base import CancelFlag, EngineChunk, Voice, VoiceRequest
-from realtime.protocol.errors import FieldError
+from realtime.engines.problems import VoiceProblem
 from realtime.protocol.messages import VoiceSpec
 
 # A voice with this speaker makes prepare_voice raise (a bug while judging a voice).
@@ -21,7 +21,7 @@ class InjectedBug(RuntimeError):
 class CrashingBackend(TTSBackend):
     """The real backend, except on cue, where it raises a plain exception like a bug would."""
 
-    async def prepare_voice(self, spec: VoiceSpec, seed: int) -> tuple[VoiceRequest | None, list[FieldError]]:
+    async def prepare_voice(self, spec: VoiceSpec, seed: int) -> tuple[VoiceRequest | None, list[VoiceProblem]]:
         if spec.speaker == CRASH_SPEAKER:
             raise InjectedBug("injected bug in prepare_voice")
         return await super().prepare_voice(spec, seed)

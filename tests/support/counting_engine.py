@@ -20,8 +20,8 @@ import numpy as np
 from realtime.backend.backend import TTSBackend
 from realtime.config import Limits
 from realtime.engines.base import CancelFlag, Engine, EngineChunk, ModelInfo, Voice, VoiceRequest
-from realtime.protocol.errors import FieldError
-from realtime.protocol.messages import VoiceSpec
+from realtime.engines.problems import VoiceProblem
+from realtime.engines.voice_spec import VoiceSpec
 
 COUNTING_MODEL = "counting"
 COUNTING_RATE = 24000
@@ -92,7 +92,7 @@ class CountingEngine(Engine):
     def load(self) -> None:
         pass
 
-    def check(self, spec: VoiceSpec) -> list[FieldError]:
+    def check(self, spec: VoiceSpec) -> list[VoiceProblem]:
         return []
 
     def open_voice(self, request: VoiceRequest) -> Voice:

@@ -33,8 +33,8 @@ from realtime.engines.base import (
 )
 from realtime.engines.qwen3.checkpoints import SAMPLE_RATE, Checkpoint
 from realtime.engines.qwen3.manager import Lease, ModelManager
-from realtime.protocol.errors import ErrorCode, FieldError
-from realtime.protocol.messages import GENERATION_RANGES, GenerationParams, VoiceSpec
+from realtime.engines.problems import ProblemKind, VoiceProblem
+from realtime.engines.voice_spec import GENERATION_RANGES, GenerationParams, VoiceSpec
 
 if TYPE_CHECKING:  # torch is imported only once a Qwen3 model is used
     from realtime.engines.qwen3.scheduler import BatchScheduler, StreamRow
@@ -160,27 +160,28 @@ class Qwen3Engine(Engine):
             voice.close()
         logger.info("%s loaded and warmed up", self.info.name)
 
-    def check(self, spec: VoiceSpec) -> list[FieldError]:
+    def check(self, spec: VoiceSpec) -> list[VoiceProblem]:
         name = self.info.name
-        errors: list[FieldError] = []
+        errors: list[VoiceProblem] = []
         if spec.speaker is not None:
             if not self.info.speakers:
                 errors.append(
-                    FieldError("speaker", f"model {name} ({spec.mode}) has no predefined speakers; leave speaker out")
+                    VoiceProblem("speaker", f"model {name} ({spec.mode}) has no predefined speakers; leave speaker out")
                 )
             elif spec.speaker.lower() not in self.info.speakers:
                 errors.append(
-                    FieldError(
+                    VoiceProblem(
                         "speaker",
                         f"{spec.speaker!r} is not a speaker of model {name}; valid: {', '.join(self.info.speakers)}",
-                        ErrorCode.UNKNOWN_VOICE,
+                        ProblemKind.UNKNOWN_SPEAKER,
                     )
                 )
         if spec.language.lower() not in self.info.languages:
             errors.append(
-                FieldError(
+                VoiceProblem(
                     "language",
                     f"model {name} does not speak {spec.language!r}; use one of: {', '.join(self.info.languages)}",
+                    ProblemKind.UNKNOWN_LANGUAGE,
                 )
             )
         return errors

@@ -17,8 +17,8 @@ from realtime.engines.qwen3.aligner_checkpoints import (
     is_aligner_config,
     read_aligner_checkpoint,
 )
-from realtime.engines.qwen3.build import BuildError
-from realtime.engines.qwen3.build_aligner import build_aligner_checkpoint
+from realtime.tools.qwen3_checkpoints import BuildError
+from realtime.tools.qwen3_aligner_checkpoint import build_aligner_checkpoint
 from realtime.engines.qwen3.checkpoints import CheckpointError, find_checkpoints
 from realtime.engines.qwen3.manager import ModelManager, official_loader
 from realtime.engines.qwen3.runtime import LoadOptions

@@ -25,7 +25,7 @@ from realtime.engines.qwen3.decoder import (
     official_chunking,
     resolve_codec_decoder,
 )
-from realtime.engines.qwen3.decoder_bench import benchmark_decoder
+from realtime.bench.decoder import benchmark_decoder
 from realtime.engines.qwen3.runtime import import_qwen_tts
 
 TOLERANCE = 1e-5

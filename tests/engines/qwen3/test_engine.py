@@ -18,8 +18,8 @@ from realtime.engines.qwen3.checkpoints import read_checkpoint
 from realtime.engines.qwen3.engine import CHUNK_SCHEDULE, Qwen3Engine, chunk_frames
 from realtime.engines.qwen3.manager import ModelManager, official_loader
 from realtime.engines.qwen3.runtime import LoadOptions
-from realtime.protocol.errors import ErrorCode
-from realtime.protocol.messages import GenerationParams, VoiceSpec
+from realtime.engines.problems import ProblemKind
+from realtime.engines.voice_spec import GenerationParams, VoiceSpec
 from tests.support.qwen_models import reference_audio
 
 SAMPLES_PER_FRAME = 1920
@@ -68,12 +68,12 @@ def test_model_info_comes_from_the_checkpoint(engines: dict[str, Qwen3Engine]) -
 
 def test_check_names_unknown_speaker_instruct_on_base_and_unknown_language(engines: dict[str, Qwen3Engine]) -> None:
     [speaker] = engines["custom_voice"].check(_spec(speaker="nobody"))
-    assert speaker.field == "speaker" and speaker.code == ErrorCode.UNKNOWN_VOICE and "ryan" in speaker.message
+    assert speaker.field == "speaker" and speaker.kind is ProblemKind.UNKNOWN_SPEAKER and "ryan" in speaker.message
     instructed = _spec("voice_clone", instruct="sound happy", x_vector_only=True)
     assert engines["base"].check(instructed) == []  # ignored with a notice since issue 15, not refused
     assert "ignored" in " ".join(engines["base"].notices(instructed))
     [language] = engines["voice_design"].check(_spec("voice_design", language="klingon"))
-    assert language.field == "language" and "english" in language.message
+    assert language.field == "language" and language.kind is ProblemKind.UNKNOWN_LANGUAGE and "english" in language.message
     assert engines["custom_voice"].check(_spec(speaker="Ryan")) == []  # speakers are matched case-insensitively
 
 

@@ -58,7 +58,7 @@ def test_the_server_and_the_qwen3_modules_import_without_torch() -> None:
         import sys
         import realtime.cli, realtime.config, realtime.server.app, realtime.server.run
         import realtime.engines.qwen3.runtime, realtime.engines.qwen3.checkpoints, realtime.engines.qwen3.manager
-        import realtime.engines.qwen3.build, realtime.engines.qwen3.build_aligner, realtime.engines.qwen3.aligner_checkpoints
+        import realtime.tools.qwen3_checkpoints, realtime.tools.qwen3_aligner_checkpoint, realtime.engines.qwen3.aligner_checkpoints
         import realtime.words.qwen3_aligner
         heavy = sorted(m for m in ("torch", "transformers", "qwen_tts", "qwen_asr") if m in sys.modules)
         assert not heavy, heavy

@@ -9,7 +9,7 @@ same number of frames (the official call is given `max_new_tokens = frames + 1`)
   (codes and the whole-utterance decode), and its own per-frame step time, read from a
   forward hook on the talker (that hook only records a timestamp).
 
-Run: `python -m realtime.engines.qwen3.bench_frames MODEL_DIR [--frames 50] [--repeats 3]`.
+Run: `python -m realtime.bench.frames MODEL_DIR [--frames 50] [--repeats 3]`.
 Nothing here asserts a speed; callers print `FrameBench.describe()`.
 """
 

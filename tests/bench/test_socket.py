@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from realtime.bench import main
+from realtime.bench.socket import main
 
 
 def _positive(value: object) -> bool:

@@ -1,7 +1,7 @@
 """Benchmark of word timestamps: boundary accuracy, aligner cost, and first audio with them on.
 
     realtime-tts bench-words [--runs 12] [--json out.json]
-    python -m realtime.words.bench ...
+    python -m realtime.bench.words ...
 
 1. Accuracy against a reference with known boundaries. Each of 20 English lines is spoken
    word by word by the embedded voice; each word's audio is trimmed to where it is voiced

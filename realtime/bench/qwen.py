@@ -11,7 +11,7 @@ loop treats the same way). Figures, medians over the repeats:
 - compute per frame: total time / frames (codes and decoding together).
 
 Run: `realtime-tts bench-qwen MODEL_DIR [--frames 50] [--repeats 2] [--device cpu]`.
-With `--concurrency 1,2,4,8` it runs the concurrency benchmark instead (`bench_batch.py`):
+With `--concurrency 1,2,4,8` it runs the concurrency benchmark instead (realtime/bench/qwen_batch.py):
 the batch scheduler against `--max-batch 1`, with the linear-layer ceiling.
 Targets (issue 4): first audio at least 10x sooner than the official call for a 4-second
 line (50 frames), and per-frame compute no slower than the official path.
@@ -32,7 +32,7 @@ from realtime.engines.qwen3.checkpoints import read_checkpoint
 from realtime.engines.qwen3.engine import Qwen3Engine
 from realtime.engines.qwen3.manager import ModelManager
 from realtime.engines.qwen3.runtime import LoadOptions, load_model
-from realtime.protocol.messages import GenerationParams, VoiceSpec
+from realtime.engines.voice_spec import GenerationParams, VoiceSpec
 
 FRAMES_PER_SECOND = 12.5
 DEFAULT_TEXT = "The quick brown fox jumps over the lazy dog, then it turns around and runs all the way home."
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.torch_threads)
     if args.concurrency:
-        from realtime.engines.qwen3.bench_batch import bench_batch
+        from realtime.bench.qwen_batch import bench_batch
 
         batch = bench_batch(
             args.model, concurrency=args.concurrency, frames=args.frames if args.frames != 50 else 25,

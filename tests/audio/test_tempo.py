@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from realtime.http.tempo import TempoChanger, atempo_factors
+from realtime.audio.tempo import TempoChanger, atempo_factors
 
 RATE = 24000
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from realtime.bench_audible import AudibleTiming, AudibleTracker, engine_leading_silence_ms
+from realtime.bench.audible import AudibleTiming, AudibleTracker, engine_leading_silence_ms
 
 RATE = 24000
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from realtime.engines.qwen3.bench_frames import bench_frames
+from realtime.bench.frames import bench_frames
 from tests.support.qwen_models import qwen_models  # noqa: F401  (fixture)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from realtime.cli import main as cli_main
-from realtime.engines.qwen3.build import GENERATION_CONFIG, PROMPT_TOKEN_COUNTS, BuildError, build_checkpoint
+from realtime.tools.qwen3_checkpoints import GENERATION_CONFIG, PROMPT_TOKEN_COUNTS, BuildError, build_checkpoint
 from realtime.engines.qwen3.checkpoints import read_checkpoint
 from realtime.engines.qwen3.runtime import LoadOptions, load_model
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from realtime.words.bench import FRAME, JOIN_SECONDS, RATE, boundary_errors_ms, reference_line, summary, voiced_span
+from realtime.bench.words import FRAME, JOIN_SECONDS, RATE, boundary_errors_ms, reference_line, summary, voiced_span
 
 
 def test_voiced_span_trims_silence_to_whole_frames() -> None:

@@ -30,7 +30,7 @@ from realtime.engines.qwen3.checkpoints import read_checkpoint
 from realtime.engines.qwen3.engine import Qwen3Engine
 from realtime.engines.qwen3.manager import ModelManager
 from realtime.engines.qwen3.runtime import LoadOptions, load_model
-from realtime.protocol.messages import GenerationParams, VoiceSpec
+from realtime.engines.voice_spec import GenerationParams, VoiceSpec
 
 SAMPLE_RATE = 24_000
 TEXTS = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from realtime.bench_voices import main
+from realtime.bench.voices import main
 
 
 def test_bench_voices_small_run_writes_figures(tiny_checkpoints: dict[str, Path], tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

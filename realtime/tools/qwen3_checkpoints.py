@@ -304,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
     import time
 
-    from realtime.engines.qwen3.build_aligner import FORCED_ALIGNER, aligner_checkpoint_name, build_aligner_checkpoint
+    from realtime.tools.qwen3_aligner_checkpoint import FORCED_ALIGNER, aligner_checkpoint_name, build_aligner_checkpoint
 
     parser = argparse.ArgumentParser(
         prog="realtime-tts make-checkpoints",

@@ -27,7 +27,7 @@ import soxr
 from realtime.audio.encoders import create_encoder
 from realtime.backend.backend import TTSBackend
 from realtime.client import RealtimeClient
-from realtime.protocol.messages import VoiceSpec
+from realtime.engines.voice_spec import VoiceSpec
 
 FIRST_CHUNK_S = 0.1  # the engine's first piece, then PIECE_S pieces
 PIECE_S = 0.2

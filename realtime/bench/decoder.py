@@ -7,7 +7,7 @@ Three ways to turn the same codec frames into audio, timed per frame on one mode
 - re-decode: each new chunk decoded again with up to 72 frames of left context and the
   context's samples thrown away (what a stateless streamer does; costly and not exact).
 
-`python -m realtime.engines.qwen3.decoder_bench CHECKPOINT_DIR` runs it on a checkpoint's
+`python -m realtime.bench.decoder CHECKPOINT_DIR` runs it on a checkpoint's
 speech tokenizer (a full-size random one gives the real geometry).
 """
 

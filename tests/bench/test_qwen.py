@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from realtime.cli import main
-from realtime.engines.qwen3.bench_engine import bench_engine
+from realtime.bench.qwen import bench_engine
 from realtime.engines.qwen3.runtime import LoadOptions
 
 

@@ -3,7 +3,7 @@
     realtime-tts bench [--runs 10] [--pairs 50] [--concurrency 1,4,16] [--text "..."] [--url ws://...]
                        [--format pcm] [--formats pcm,wav,...] [--format-runs 10] [--format-rate 24000]
                        [--json out.json]
-    python -m realtime.bench ...
+    python -m realtime.bench.socket ...
 
 It prints figures only; the targets (server overhead under 5 ms, no errors at the highest
 concurrency) are shown as PASS/MISS for information, never as an exit status: a shared,
@@ -23,10 +23,10 @@ noisy machine decides too much of them.
    then wait for `flushed`).
 5. Output formats (`--formats`, default all seven): each encoder's cost per second of
    audio, and per format over the socket the first audio message, the first bytes and
-   the first audible audio (see realtime/bench_formats.py).
+   the first audible audio (see realtime/bench/formats.py).
 6. First audible sample (`--audible-runs`): over the socket and HTTP, the first byte beside
    the first sample over -50 dBFS, and when a player starting at the first byte plays it
-   (see realtime/bench_audible.py); with the engine's own leading silence, which the
+   (see realtime/bench/audible.py); with the engine's own leading silence, which the
    server cuts to a short lead-in at the start of each stream.
 """
 
@@ -50,11 +50,12 @@ from websockets.exceptions import WebSocketException
 from realtime.audio.lead_in import LEAD_IN_MS
 from realtime.audio.resample import OUTPUT_SAMPLE_RATES
 from realtime.backend.backend import TTSBackend
-from realtime.bench_audible import HEARD_TARGET_MS, audible_figures, describe_threshold, engine_leading_silence_ms
-from realtime.bench_formats import ENCODE_REPEATS, encode_cost, engine_audio, socket_latency
+from realtime.bench.audible import HEARD_TARGET_MS, audible_figures, describe_threshold, engine_leading_silence_ms
+from realtime.bench.formats import ENCODE_REPEATS, encode_cost, engine_audio, socket_latency
 from realtime.client import RealtimeClient, ServerError
-from realtime.config import ServerConfig
-from realtime.protocol.messages import VoiceSpec
+from realtime.backend.served import served_backend
+from realtime.config import ServerConfig, config_from_env
+from realtime.engines.voice_spec import VoiceSpec
 from realtime.segmenter import Segmenter, SegmenterPolicy
 
 DEFAULT_TEXT = "The quick brown fox jumps over the lazy dog."
@@ -271,10 +272,14 @@ async def run_level(url: str, session_fields: dict[str, Any], text: str, session
 
 
 # -- the whole run -------------------------------------------------------------------------------
-async def run_bench(args: argparse.Namespace, url: str, server_label: str) -> dict[str, Any]:
+async def run_bench(
+    args: argparse.Namespace, url: str, server_label: str, config: ServerConfig | None = None
+) -> dict[str, Any]:
+    """`config`: the served configuration; the engine baseline runs the engines it serves (the
+    environment's configuration for a server at --url, which this process cannot see)."""
     session_fields: dict[str, Any] = {"mode": "custom_voice", "seed": BENCH_SEED, "format": args.format}
-    config = ServerConfig()
-    backend = TTSBackend(engine_threads=config.engine_threads, limits=config.limits)
+    config = config or config_from_env()
+    backend = served_backend(config)
     load_started = time.perf_counter()
     await backend.initialize()
     load_s = time.perf_counter() - load_started
@@ -570,16 +575,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.pairs is None:
         args.pairs = max(args.runs, DEFAULT_PAIRS)
     server = None
+    config: ServerConfig | None = None
     try:
         if args.url:
             url, label = args.url, "external"
         else:
             from realtime.server.run import BackgroundServer
 
-            server = BackgroundServer(ServerConfig(log_level="warning")).start()
+            config = ServerConfig(log_level="warning")
+            server = BackgroundServer(config).start()
             url, label = server.url, "in-process"
         started = time.perf_counter()
-        report = asyncio.run(run_bench(args, url, label))
+        report = asyncio.run(run_bench(args, url, label, config))
         report["bench_wall_s"] = round(time.perf_counter() - started, 3)
     except (OSError, ServerError, RuntimeError, ValueError, WebSocketException) as exc:
         print(f"bench: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -27,7 +27,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from realtime.engines.qwen3.build import BuildError, build_text_tokenizer
+from realtime.tools.qwen3_checkpoints import BuildError, build_text_tokenizer
 from realtime.engines.qwen3.runtime import import_qwen_asr
 
 FORCED_ALIGNER = "forced_aligner"  # the `--types` name of the aligner

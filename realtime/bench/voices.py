@@ -35,7 +35,7 @@ import numpy as np
 import soundfile
 import websockets
 
-from realtime.bench import _open_ready_session, speak_line, summarize
+from realtime.bench.socket import _open_ready_session, speak_line, summarize
 from realtime.config import ServerConfig
 from realtime.protocol import codec
 from realtime.voices.client import VoicesApiError, VoicesClient
