@@ -1,0 +1,110 @@
+"""The Ray Serve application: its builder (for `serve run` and Serve config files) and `serve-ray`.
+
+    realtime-tts serve-ray --replicas 2 --max-sessions 16        # a local Ray, ws://127.0.0.1:8000/v1/realtime
+    serve run realtime.serve_ray.app:app_builder replicas=2 models_dir=/models   # any Ray cluster
+    serve deploy deploy/ray-serve.yaml                            # a cluster, from a config file
+
+Ray's proxy must run our middleware (proxy.py): `serve-ray` sets the variable that installs it
+before Ray starts; on a cluster, set it in the environment of `ray start` on every node.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+import threading
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray import serve
+from ray.serve import Application
+
+from realtime.config import Limits, ServerConfig, config_from_env
+from realtime.serve_ray.proxy import PROXY_CALLBACK
+from realtime.serve_ray.replica import RealtimeDeployment
+from realtime.serve_ray.settings import APP_NAME, RaySettings, ReplicaConfig, deployment_options
+
+PROXY_CALLBACK_VARIABLE = "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"
+OBJECT_STORE_BYTES = 256 * 1024 * 1024  # a local cluster moves no large objects: audio streams through the proxy
+
+
+def build_application(settings: RaySettings, config: ServerConfig) -> Application:
+    return RealtimeDeployment.options(**deployment_options(settings, config)).bind(ReplicaConfig.of(config).server)
+
+
+def _coerce(value: Any, example: Any) -> Any:
+    if isinstance(value, str) and not isinstance(example, str):
+        if isinstance(example, bool):
+            return value.strip().lower() in {"1", "true", "yes", "on"}
+        if isinstance(example, (int, float)):
+            return type(example)(value)
+        if isinstance(example, tuple):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        if isinstance(example, Path) or example is None:
+            return Path(value)
+    return tuple(value) if isinstance(example, tuple) and isinstance(value, list) else value
+
+
+def settings_from_args(args: dict[str, Any]) -> tuple[RaySettings, ServerConfig]:
+    """A Serve config's `args` (or `serve run ... key=value`): Ray settings, server options and limits by name,
+    over the REALTIME_TTS_* environment; an unknown name is an error."""
+    base_settings, config = RaySettings(), config_from_env()
+    ray_names = {f.name for f in fields(RaySettings)}
+    server_names = {f.name for f in fields(ServerConfig)} - {"limits"}
+    limit_names = {f.name for f in fields(Limits)}
+    unknown = sorted(set(args) - ray_names - server_names - limit_names)
+    if unknown:
+        raise ValueError(f"unknown argument(s) {', '.join(unknown)}; known: Ray {sorted(ray_names)}, "
+                         f"server {sorted(server_names)}, limits {sorted(limit_names)}")
+    settings = replace(base_settings, **{k: _coerce(v, getattr(base_settings, k)) for k, v in args.items() if k in ray_names})
+    server = {k: _coerce(v, getattr(config, k)) for k, v in args.items() if k in server_names and k not in ray_names}
+    limits = {k: _coerce(v, getattr(config.limits, k)) for k, v in args.items() if k in limit_names}
+    return settings, replace(config, limits=replace(config.limits, **limits), **server)
+
+
+def app_builder(args: dict[str, Any]) -> Application:
+    """`import_path` of a Serve config file (see deploy/ray-serve.yaml)."""
+    settings, config = settings_from_args(args)
+    return build_application(settings, config)
+
+
+def local_cpus(settings: RaySettings) -> int:
+    """Logical CPUs a local cluster needs: every replica it may run (Serve's own actors take none)."""
+    most = settings.max_replicas if settings.autoscaling else settings.replicas
+    return max(1, math.ceil(most * settings.cpus_per_replica))
+
+
+def run(settings: RaySettings, config: ServerConfig, address: str | None = None) -> int:
+    """Start (or join) Ray, deploy, print the URL, serve until interrupted, then drain and stop."""
+    os.environ.setdefault(PROXY_CALLBACK_VARIABLE, PROXY_CALLBACK)  # inherited by the proxy actor Ray starts
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")  # each replica's start line (its id and pid) reaches the log
+    if address:
+        ray.init(address=address, log_to_driver=True)
+    else:
+        ray.init(num_cpus=local_cpus(settings), num_gpus=None, include_dashboard=False,
+                 object_store_memory=OBJECT_STORE_BYTES, log_to_driver=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        serve.start(http_options={"host": settings.host, "port": settings.port})
+        serve.run(build_application(settings, config), name=APP_NAME, route_prefix="/")
+        replicas = f"{settings.min_replicas}..{settings.max_replicas}" if settings.autoscaling else str(settings.replicas)
+        print(f"realtime-tts on Ray Serve: ws://{settings.host}:{settings.port}/v1/realtime ({replicas} replicas)",
+              flush=True)
+        stop.wait()
+    finally:
+        print("realtime-tts on Ray Serve: stopping (open sessions get the drain timeout)", flush=True)
+        try:
+            serve.shutdown()
+        finally:
+            ray.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(RaySettings(), config_from_env()))
