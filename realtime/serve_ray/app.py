@@ -15,18 +15,16 @@ import os
 import signal
 import sys
 import threading
-from dataclasses import fields, replace
-from pathlib import Path
 from typing import Any
 
 import ray
 from ray import serve
 from ray.serve import Application
 
-from realtime.config import Limits, ServerConfig, config_from_env
+from realtime.config import ServerConfig, config_from_env
 from realtime.serve_ray.proxy import PROXY_CALLBACK
 from realtime.serve_ray.replica import RealtimeDeployment
-from realtime.serve_ray.settings import APP_NAME, RaySettings, ReplicaConfig, deployment_options
+from realtime.serve_ray.settings import APP_NAME, RaySettings, ReplicaConfig, deployment_options, settings_from_args
 
 PROXY_CALLBACK_VARIABLE = "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"
 OBJECT_STORE_BYTES = 256 * 1024 * 1024  # a local cluster moves no large objects: audio streams through the proxy
@@ -34,36 +32,6 @@ OBJECT_STORE_BYTES = 256 * 1024 * 1024  # a local cluster moves no large objects
 
 def build_application(settings: RaySettings, config: ServerConfig) -> Application:
     return RealtimeDeployment.options(**deployment_options(settings, config)).bind(ReplicaConfig.of(config).server)
-
-
-def _coerce(value: Any, example: Any) -> Any:
-    if isinstance(value, str) and not isinstance(example, str):
-        if isinstance(example, bool):
-            return value.strip().lower() in {"1", "true", "yes", "on"}
-        if isinstance(example, (int, float)):
-            return type(example)(value)
-        if isinstance(example, tuple):
-            return tuple(item.strip() for item in value.split(",") if item.strip())
-        if isinstance(example, Path) or example is None:
-            return Path(value)
-    return tuple(value) if isinstance(example, tuple) and isinstance(value, list) else value
-
-
-def settings_from_args(args: dict[str, Any]) -> tuple[RaySettings, ServerConfig]:
-    """A Serve config's `args` (or `serve run ... key=value`): Ray settings, server options and limits by name,
-    over the REALTIME_TTS_* environment; an unknown name is an error."""
-    base_settings, config = RaySettings(), config_from_env()
-    ray_names = {f.name for f in fields(RaySettings)}
-    server_names = {f.name for f in fields(ServerConfig)} - {"limits"}
-    limit_names = {f.name for f in fields(Limits)}
-    unknown = sorted(set(args) - ray_names - server_names - limit_names)
-    if unknown:
-        raise ValueError(f"unknown argument(s) {', '.join(unknown)}; known: Ray {sorted(ray_names)}, "
-                         f"server {sorted(server_names)}, limits {sorted(limit_names)}")
-    settings = replace(base_settings, **{k: _coerce(v, getattr(base_settings, k)) for k, v in args.items() if k in ray_names})
-    server = {k: _coerce(v, getattr(config, k)) for k, v in args.items() if k in server_names and k not in ray_names}
-    limits = {k: _coerce(v, getattr(config.limits, k)) for k, v in args.items() if k in limit_names}
-    return settings, replace(config, limits=replace(config.limits, **limits), **server)
 
 
 def app_builder(args: dict[str, Any]) -> Application:

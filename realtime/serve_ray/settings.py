@@ -11,11 +11,11 @@ holds a connection back while the replica can still answer it, and a full replic
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from realtime.config import ServerConfig
+from realtime.config import Limits, ServerConfig, config_from_env
 
 DEPLOYMENT_NAME = "realtime-tts"
 APP_NAME = "realtime-tts"
@@ -115,10 +115,6 @@ class ReplicaConfig:
         return cls({key: (str(Path(value).resolve()) if isinstance(value, Path) else value) for key, value in values.items()})
 
     def server_config(self) -> ServerConfig:
-        from dataclasses import replace
-
-        from realtime.config import Limits
-
         values = dict(self.server)
         limits = Limits(**values.pop("limits", {}))
         for name in ("models_dir", "ref_audio_dir", "data_dir"):
@@ -127,3 +123,34 @@ class ReplicaConfig:
         for name in ("api_keys", "allowed_origins"):
             values[name] = tuple(values.get(name) or ())
         return replace(ServerConfig(), limits=limits, **values)
+
+
+def _coerce(value: Any, example: Any) -> Any:
+    """A config file's (or `serve run`'s key=value) value as the type of the field's default."""
+    if isinstance(value, str) and not isinstance(example, str):
+        if isinstance(example, bool):
+            return value.strip().lower() in {"1", "true", "yes", "on"}
+        if isinstance(example, (int, float)):
+            return type(example)(value)
+        if isinstance(example, tuple):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        if isinstance(example, Path) or example is None:
+            return Path(value)
+    return tuple(value) if isinstance(example, tuple) and isinstance(value, list) else value
+
+
+def settings_from_args(args: dict[str, Any]) -> tuple[RaySettings, ServerConfig]:
+    """A Serve config's `args` (or `serve run ... key=value`): Ray settings, server options and limits by name,
+    over the REALTIME_TTS_* environment; an unknown name is an error."""
+    base_settings, config = RaySettings(), config_from_env()
+    ray_names = {f.name for f in fields(RaySettings)}
+    server_names = {f.name for f in fields(ServerConfig)} - {"limits"}
+    limit_names = {f.name for f in fields(Limits)}
+    unknown = sorted(set(args) - ray_names - server_names - limit_names)
+    if unknown:
+        raise ValueError(f"unknown argument(s) {', '.join(unknown)}; known: Ray {sorted(ray_names)}, "
+                         f"server {sorted(server_names)}, limits {sorted(limit_names)}")
+    settings = replace(base_settings, **{k: _coerce(v, getattr(base_settings, k)) for k, v in args.items() if k in ray_names})
+    server = {k: _coerce(v, getattr(config, k)) for k, v in args.items() if k in server_names and k not in ray_names}
+    limits = {k: _coerce(v, getattr(config.limits, k)) for k, v in args.items() if k in limit_names}
+    return settings, replace(config, limits=replace(config.limits, **limits), **server)
