@@ -122,8 +122,10 @@ class PostgresVoiceStore(VoiceStore):
         if "connect_timeout" not in options:
             connect_kwargs["connect_timeout"] = max(1, round(connect_timeout_s))
         self._check_reachable(connect_kwargs)
+        # check: a connection the database dropped (restart, failover, idle timeout) is replaced before use.
         self._pool = ConnectionPool(url, min_size=1, max_size=max_connections, kwargs=connect_kwargs,
-                                    open=False, name="realtime-tts-voices", timeout=connect_timeout_s * 3)
+                                    open=False, name="realtime-tts-voices", timeout=connect_timeout_s * 3,
+                                    check=ConnectionPool.check_connection)
         try:
             self._pool.open(wait=True, timeout=connect_timeout_s * 3)
             self._migrate()
