@@ -108,6 +108,10 @@ def _add_server_options(serve: argparse.ArgumentParser) -> None:
     voices = serve.add_argument_group("saved voices (/v1/voices)")
     voices.add_argument("--data-dir", type=Path,
                         help=f"directory of the saved-voice library (default ./data; {ENV_PREFIX}DATA_DIR)")
+    voices.add_argument("--voice-store-url", metavar="URL",
+                        help=f"keep saved voices in this PostgreSQL database instead (postgresql://user:password@host"
+                             f"/db; shared by replicas; wins over --data-dir; needs `scripts/setup postgres`; "
+                             f"{ENV_PREFIX}VOICE_STORE_URL)")
     voices.add_argument("--max-voices-per-key", type=int, help=f"default 100; {ENV_PREFIX}MAX_VOICES_PER_KEY")
     voices.add_argument("--max-voice-store-bytes", type=int,
                         help=f"total size of all saved voices (default 256 MiB); {ENV_PREFIX}MAX_VOICE_STORE_BYTES")
@@ -139,7 +143,8 @@ def config_from_args(args: argparse.Namespace, base: ServerConfig | None = None)
         name: getattr(args, name)
         for name in ("host", "port", "models_dir", "engine_threads", "log_level",
                      "device", "dtype", "attn_implementation", "model_idle_unload_s", "preload_models", "ref_audio_dir",
-                     "max_batch", "deterministic", "data_dir", "max_voices_per_key", "max_voice_store_bytes")
+                     "max_batch", "deterministic", "data_dir", "voice_store_url", "max_voices_per_key",
+                     "max_voice_store_bytes")
         if getattr(args, name) is not None
     }
     if changes.get("data_dir") is None and config.data_dir is None:
@@ -279,8 +284,13 @@ def main(argv: list[str] | None = None) -> int:
         return run_voices(args)
     if args.command == "serve":
         from realtime.server.run import serve
+        from realtime.voices.store import VoiceStoreError
 
-        serve(config_from_args(args))
+        try:
+            serve(config_from_args(args))
+        except VoiceStoreError as exc:  # unreachable database, bad URL, newer schema: said plainly, no trace
+            print(f"error: saved voices: {exc}", file=sys.stderr)
+            return 2
         return 0
     if args.command == "serve-ray":
         return _serve_ray(args)

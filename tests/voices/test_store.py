@@ -1,64 +1,72 @@
-"""The SQLite voice store: a whole voice or none, scoped by owner, quotas inside the transaction,
-paging, migrations, concurrent writers, and a process killed in the middle of a create."""
+"""Every voice store (SQLite, PostgreSQL) keeps the same contract: a whole voice or none, scoped by
+owner, quotas inside the transaction, paging, migrations, concurrent writers from threads and from
+two handles (two replicas), and a process killed in the middle of a create."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from realtime.voices.sqlite import SCHEMA_VERSION, SchemaTooNew, SQLiteVoiceStore
-from realtime.voices.store import Quota, StoredVoice, VoiceNotFound, VoiceQuotaError, VoiceRecord
+from realtime.voices.postgres import SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION
+from realtime.voices.sqlite import SCHEMA_VERSION as SQLITE_SCHEMA_VERSION
+from realtime.voices.store import (
+    Quota,
+    SchemaTooNew,
+    StoredVoice,
+    VoiceNotFound,
+    VoiceQuotaError,
+    VoiceRecord,
+    VoiceStore,
+)
+from tests.support.voice_stores import STORE_KINDS, PostgresBacking, SQLiteBacking, StoreBacking, make_voice
 
 ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_VERSIONS = {"sqlite": SQLITE_SCHEMA_VERSION, "postgres": POSTGRES_SCHEMA_VERSION}
 
 
-def make_voice(voice_id: str, owner: str = "", name: str = "v", created_at: float | None = None,
-               codes: bool = True) -> StoredVoice:
-    tensors = {"x_vector": np.arange(8, dtype=np.float32) + len(voice_id)}
-    if codes:
-        tensors["ref_codes"] = np.arange(32, dtype=np.int64).reshape(2, 16)
-    record = VoiceRecord(
-        id=voice_id, owner=owner, name=name, model="tiny-base", family="qwen3-1b7", source="clone",
-        x_vector_only=not codes, ref_text="hello" if codes else None, language="auto",
-        created_at=time.time() if created_at is None else created_at, size_bytes=1000, details={"k": 1},
-    )
-    return StoredVoice(record, tensors)
+@pytest.fixture(params=STORE_KINDS)
+def backing(request: pytest.FixtureRequest, tmp_path: Path) -> StoreBacking:
+    if request.param == "sqlite":
+        return SQLiteBacking(tmp_path / "data")
+    return PostgresBacking(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    opened = SQLiteVoiceStore.in_directory(tmp_path)
+def store(backing: StoreBacking):
+    opened = backing.open()
     yield opened
     opened.close()
 
 
-def test_a_created_voice_reads_back_whole_and_survives_reopening(tmp_path: Path) -> None:
+def test_a_created_voice_reads_back_whole_and_survives_reopening(backing: StoreBacking) -> None:
     voice = make_voice("voice_a")
-    first = SQLiteVoiceStore.in_directory(tmp_path)
+    first = backing.open()
     first.create(voice, Quota())
     first.close()
-    again = SQLiteVoiceStore.in_directory(tmp_path)
+    again = backing.open()
     try:
         stored = again.get("", "voice_a")
         assert stored.record == voice.record
         assert set(stored.tensors) == {"x_vector", "ref_codes"}
         for name, array in voice.tensors.items():
             assert stored.tensors[name].dtype == array.dtype and np.array_equal(stored.tensors[name], array)
-        assert again.schema_version() == SCHEMA_VERSION and again.integrity() == []
+        assert again.schema_version() == SCHEMA_VERSIONS[backing.kind] and again.integrity() == []
     finally:
         again.close()
 
 
-def test_another_owner_never_sees_the_voice(store: SQLiteVoiceStore) -> None:
+def test_another_owner_never_sees_the_voice(store: VoiceStore) -> None:
     store.create(make_voice("voice_a", owner="key:alice"), Quota())
     for call in (lambda: store.get("key:bob", "voice_a"), lambda: store.record("key:bob", "voice_a"),
                  lambda: store.rename("key:bob", "voice_a", "x"), lambda: store.delete("key:bob", "voice_a")):
@@ -68,7 +76,7 @@ def test_another_owner_never_sees_the_voice(store: SQLiteVoiceStore) -> None:
     assert store.record("key:alice", "voice_a").name == "v"  # untouched by bob's attempts
 
 
-def test_rename_and_delete(store: SQLiteVoiceStore) -> None:
+def test_rename_and_delete(store: VoiceStore) -> None:
     store.create(make_voice("voice_a"), Quota())
     assert store.rename("", "voice_a", "Renamed").name == "Renamed"
     store.delete("", "voice_a")
@@ -79,7 +87,7 @@ def test_rename_and_delete(store: SQLiteVoiceStore) -> None:
     assert store.integrity() == []  # the tensors went with the voice
 
 
-def test_listing_pages_oldest_first(store: SQLiteVoiceStore) -> None:
+def test_listing_pages_oldest_first(store: VoiceStore) -> None:
     for index in range(5):
         store.create(make_voice(f"voice_{index}", created_at=1000.0 + index // 2), Quota())  # ties on created_at
     seen, after = [], None
@@ -94,7 +102,7 @@ def test_listing_pages_oldest_first(store: SQLiteVoiceStore) -> None:
         store.list("", limit=2, after="voice_missing")
 
 
-def test_quotas_refuse_and_leave_nothing_behind(store: SQLiteVoiceStore) -> None:
+def test_quotas_refuse_and_leave_nothing_behind(store: VoiceStore) -> None:
     quota = Quota(max_voices_per_owner=2, max_store_bytes=10_000)
     store.create(make_voice("voice_a", owner="o"), quota)
     store.create(make_voice("voice_b", owner="o"), quota)
@@ -109,8 +117,8 @@ def test_quotas_refuse_and_leave_nothing_behind(store: SQLiteVoiceStore) -> None
     assert store.list("third", limit=10).records == [] and store.integrity() == []
 
 
-def test_concurrent_creates_from_threads_respect_the_quota(tmp_path: Path) -> None:
-    stores = [SQLiteVoiceStore.in_directory(tmp_path) for _ in range(2)]  # two handles: as two replicas would be
+def test_concurrent_creates_from_threads_and_two_handles_respect_the_quota(backing: StoreBacking) -> None:
+    stores = [backing.open() for _ in range(2)]  # two handles: as two replicas would be
     quota = Quota(max_voices_per_owner=10)
     outcomes: list[str] = []
     lock = threading.Lock()
@@ -137,8 +145,8 @@ def test_concurrent_creates_from_threads_respect_the_quota(tmp_path: Path) -> No
             opened.close()
 
 
-def test_concurrent_deletes_of_one_voice_succeed_once_beside_creates(tmp_path: Path) -> None:
-    stores = [SQLiteVoiceStore.in_directory(tmp_path) for _ in range(2)]
+def test_concurrent_deletes_of_one_voice_succeed_once_beside_creates(backing: StoreBacking) -> None:
+    stores = [backing.open() for _ in range(2)]
     for index in range(10):
         stores[0].create(make_voice(f"voice_old{index}"), Quota())
     outcomes: list[str] = []
@@ -171,24 +179,18 @@ def test_concurrent_deletes_of_one_voice_succeed_once_beside_creates(tmp_path: P
             opened.close()
 
 
-def test_a_file_from_a_newer_server_is_refused(tmp_path: Path) -> None:
-    opened = SQLiteVoiceStore.in_directory(tmp_path)
-    opened._connection().execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
-    opened.close()
+def test_a_database_from_a_newer_server_is_refused(backing: StoreBacking) -> None:
+    backing.open().close()
+    backing.set_schema_version(SCHEMA_VERSIONS[backing.kind] + 1)
     with pytest.raises(SchemaTooNew):
-        SQLiteVoiceStore.in_directory(tmp_path)
+        backing.open()
 
 
-def test_an_old_file_is_migrated_at_open(tmp_path: Path) -> None:
-    import sqlite3
-
-    path = tmp_path / "voices.sqlite3"
-    with sqlite3.connect(path) as db:  # a file made before any voice table existed: version 0
-        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-        db.execute("INSERT INTO schema_version VALUES (0)")
-    opened = SQLiteVoiceStore(path)
+def test_an_old_database_is_migrated_at_open(backing: StoreBacking) -> None:
+    backing.leave_at_version_zero()  # made before any voice table existed
+    opened = backing.open()
     try:
-        assert opened.schema_version() == SCHEMA_VERSION
+        assert opened.schema_version() == SCHEMA_VERSIONS[backing.kind]
         opened.create(make_voice("voice_a"), Quota())
         assert opened.get("", "voice_a").record.id == "voice_a"
     finally:
@@ -200,12 +202,14 @@ def test_an_old_file_is_migrated_at_open(tmp_path: Path) -> None:
 _CHILD = textwrap.dedent(
     """
     import sys, time
+    from pathlib import Path
     sys.path.insert(0, {root!r})
-    from tests.voices.test_sqlite_store import make_voice
-    from realtime.voices.sqlite import SQLiteVoiceStore
+    from tests.support.voice_stores import make_voice
+    from realtime.voices.opening import open_voice_store
     from realtime.voices.store import Quota
 
-    store = SQLiteVoiceStore.in_directory({data!r})
+    url, data_dir = {url!r}, {data!r}
+    store = open_voice_store(url, Path(data_dir) if data_dir else None)
     original = store._insert_tensor
 
     def insert_then_hang(*args):
@@ -219,14 +223,13 @@ _CHILD = textwrap.dedent(
 )
 
 
-def test_a_process_killed_in_the_middle_of_a_create_leaves_the_library_as_it_was(tmp_path: Path) -> None:
-    before = SQLiteVoiceStore.in_directory(tmp_path)
+def test_a_process_killed_in_the_middle_of_a_create_leaves_the_library_as_it_was(backing: StoreBacking) -> None:
+    before = backing.open()
     before.create(make_voice("voice_kept"), Quota())
     before.close()
-    child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD.format(root=str(ROOT), data=str(tmp_path))],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
-    )
+    script = _CHILD.format(root=str(ROOT), url=backing.voice_store_url,
+                           data=str(backing.data_dir) if backing.data_dir else None)
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "mid-write"
@@ -235,12 +238,39 @@ def test_a_process_killed_in_the_middle_of_a_create_leaves_the_library_as_it_was
     finally:
         if child.poll() is None:
             child.kill()
-    after = SQLiteVoiceStore.in_directory(tmp_path)
+    after = backing.open()
     try:
         assert [record.id for record in after.list("", limit=10).records] == ["voice_kept"]
         assert after.integrity() == []
         with pytest.raises(VoiceNotFound):
             after.get("", "voice_half")
-        after.create(make_voice("voice_next"), Quota())  # and the file takes writes again
+        after.create(make_voice("voice_next"), Quota())  # and the store takes writes again (no lock left held)
     finally:
         after.close()
+
+
+# Free text a record may carry, as clients can send it: transcripts with any character (NUL
+# included), names as the API validates them, details as JSON, any finite timestamp.
+_names = st.text(st.characters(blacklist_categories=("C",)), min_size=1, max_size=64).filter(str.strip)
+_free_text = st.text(max_size=200)
+_example_ids = itertools.count()
+
+
+@settings(max_examples=30, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=_names, ref_text=st.none() | _free_text, language=_free_text.filter(bool),
+       details=st.dictionaries(_free_text, _free_text | st.integers() | st.booleans(), max_size=4),
+       created_at=st.floats(min_value=0, max_value=4e9, allow_nan=False),
+       x_vector=st.lists(st.floats(width=32, allow_nan=False), min_size=1, max_size=16))
+def test_any_record_reads_back_exactly(store: VoiceStore, name: str, ref_text: str | None, language: str,
+                                       details: dict, created_at: float, x_vector: list[float]) -> None:
+    voice_id = f"voice_{next(_example_ids)}"
+    tensors = {"x_vector": np.asarray(x_vector, dtype=np.float32)}
+    record = VoiceRecord(id=voice_id, owner="h", name=name, model="tiny-base", family="f", source="clone",
+                         x_vector_only=ref_text is None, ref_text=ref_text, language=language,
+                         created_at=created_at, size_bytes=1, details=details)
+    store.create(StoredVoice(record, tensors), Quota(max_voices_per_owner=10_000))
+    stored = store.get("h", voice_id)
+    assert stored.record == record and store.record("h", voice_id) == record
+    assert np.array_equal(stored.tensors["x_vector"], tensors["x_vector"])
+    assert store.rename("h", voice_id, name + "!").name == name + "!"
