@@ -17,9 +17,13 @@ import sys
 import threading
 from typing import Any
 
-import ray
-from ray import serve
-from ray.serve import Application
+# Read when Ray is imported: every replica's start line (its id and pid) reaches the driver's log,
+# where Ray would otherwise fold the second one into "[repeated 2x]".
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+
+import ray  # noqa: E402
+from ray import serve  # noqa: E402
+from ray.serve import Application  # noqa: E402
 
 from realtime.config import ServerConfig, config_from_env
 from realtime.serve_ray.proxy import PROXY_CALLBACK
@@ -49,7 +53,6 @@ def local_cpus(settings: RaySettings) -> int:
 def run(settings: RaySettings, config: ServerConfig, address: str | None = None) -> int:
     """Start (or join) Ray, deploy, print the URL, serve until interrupted, then drain and stop."""
     os.environ.setdefault(PROXY_CALLBACK_VARIABLE, PROXY_CALLBACK)  # inherited by the proxy actor Ray starts
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")  # each replica's start line (its id and pid) reaches the log
     if address:
         ray.init(address=address, log_to_driver=True)
     else:

@@ -61,3 +61,15 @@ def test_config_file_arguments_name_ray_settings_server_options_and_limits() -> 
     assert config.models_dir == Path("/models") and config.limits.max_sessions == 16 and config.api_keys == ("a", "b")
     with pytest.raises(ValueError, match="unknown argument"):
         settings_from_args({"replica_count": 2})
+
+
+def test_the_documented_cluster_config_names_only_known_arguments() -> None:
+    import yaml
+
+    config_file = Path(__file__).resolve().parents[2] / "deploy" / "ray-serve.yaml"
+    application = yaml.safe_load(config_file.read_text())["applications"][0]
+    assert application["import_path"] == "realtime.serve_ray.app:app_builder"
+    settings, config = settings_from_args(application["args"])
+    options = deployment_options(settings, config)
+    assert options["ray_actor_options"]["num_gpus"] == 1 and options["autoscaling_config"]["max_replicas"] == 8
+    assert config.voice_store_url and config.preload_models is True
