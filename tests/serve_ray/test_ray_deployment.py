@@ -122,12 +122,13 @@ def test_a_full_cluster_refuses_cleanly_in_the_protocols_shape(deployment: RayDe
     run(body(), TIMEOUT * 2)
 
 
-def test_each_replicas_metrics_carry_its_label(deployment: RayDeployment) -> None:
-    response = httpx.get(deployment.http_url + "/metrics", timeout=TIMEOUT)
-    replica = response.headers["x-replica"]
-    assert response.status_code == 200 and replica in deployment.replica_pids()
-    samples = [line for line in response.text.splitlines() if line and not line.startswith("#")]
-    assert samples and all(f'replica="{replica}"' in line for line in samples)
+def test_each_replicas_metrics_are_reachable_and_carry_its_label(deployment: RayDeployment) -> None:
+    for replica in [*deployment.replica_pids()] * 3:  # each pinned request lands where it asked, not by chance
+        response = httpx.get(deployment.http_url + "/metrics", headers={"x-session-id": f"replica={replica}"},
+                             timeout=TIMEOUT)
+        assert response.status_code == 200 and response.headers["x-replica"] == replica
+        samples = [line for line in response.text.splitlines() if line and not line.startswith("#")]
+        assert samples and all(f'replica="{replica}"' in line for line in samples)
 
 
 def test_a_voice_made_through_one_replica_speaks_through_the_other(deployment: RayDeployment) -> None:
