@@ -51,22 +51,29 @@ def local_cpus(settings: RaySettings) -> int:
 
 
 def run(settings: RaySettings, config: ServerConfig, address: str | None = None) -> int:
-    """Start (or join) Ray, deploy, print the URL, serve until interrupted, then drain and stop."""
+    """Locally: start Ray, deploy, print the URL, serve until interrupted, then drain and stop.
+    With `address`: deploy to that cluster (or update its deployment: a new replica count adds or
+    drains replicas) and return, leaving it running."""
     os.environ.setdefault(PROXY_CALLBACK_VARIABLE, PROXY_CALLBACK)  # inherited by the proxy actor Ray starts
     if address:
-        ray.init(address=address, log_to_driver=True)
-    else:
-        ray.init(num_cpus=local_cpus(settings), num_gpus=None, include_dashboard=False,
-                 object_store_memory=OBJECT_STORE_BYTES, log_to_driver=True)
+        ray.init(address=address, log_to_driver=False)
+        try:
+            serve.start(http_options={"host": settings.host, "port": settings.port})
+            serve.run(build_application(settings, config), name=APP_NAME, route_prefix="/")
+            print(f"realtime-tts on Ray Serve: deployed to {address} ({_replicas(settings)} replicas)", flush=True)
+        finally:
+            ray.shutdown()
+        return 0
+    ray.init(num_cpus=local_cpus(settings), include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES,
+             log_to_driver=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
         serve.start(http_options={"host": settings.host, "port": settings.port})
         serve.run(build_application(settings, config), name=APP_NAME, route_prefix="/")
-        replicas = f"{settings.min_replicas}..{settings.max_replicas}" if settings.autoscaling else str(settings.replicas)
-        print(f"realtime-tts on Ray Serve: ws://{settings.host}:{settings.port}/v1/realtime ({replicas} replicas)",
-              flush=True)
+        print(f"realtime-tts on Ray Serve: ws://{settings.host}:{settings.port}/v1/realtime "
+              f"({_replicas(settings)} replicas)", flush=True)
         stop.wait()
     finally:
         print("realtime-tts on Ray Serve: stopping (open sessions get the drain timeout)", flush=True)
@@ -75,6 +82,10 @@ def run(settings: RaySettings, config: ServerConfig, address: str | None = None)
         finally:
             ray.shutdown()
     return 0
+
+
+def _replicas(settings: RaySettings) -> str:
+    return f"{settings.min_replicas}..{settings.max_replicas}" if settings.autoscaling else str(settings.replicas)
 
 
 if __name__ == "__main__":

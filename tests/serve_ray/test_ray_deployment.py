@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 from websockets.exceptions import ConnectionClosed
 
@@ -28,6 +29,7 @@ from tests.support.saved_voices import GENERATION, clone_body
 from tests.wire import Wire, audio_of
 
 SESSIONS_PER_REPLICA = 2
+DRAIN_TIMEOUT_S = 8
 TIMEOUT = 120.0
 LINE = "Hello there. This line is spoken through Ray's proxy."
 LONG_TEXT = ("The replica speaking this will be stopped in the middle of the line. " * 58)[:4000]
@@ -42,7 +44,7 @@ def deployment(tiny_checkpoints: dict[str, Path], postgres_server: TestPostgres,
         "--replicas", "2", "--max-sessions", str(SESSIONS_PER_REPLICA), "--engine-threads", "1",
         "--models-dir", str(tiny_checkpoints["base"].parent), "--device", "cpu",
         "--voice-store-url", postgres_server.new_database("ray"), "--data-dir", str(logs / "data"),
-        "--drain-timeout-s", "5",
+        "--drain-timeout-s", str(DRAIN_TIMEOUT_S),
         log_path=logs / "serve-ray.log",
     ).start()
     try:
@@ -198,3 +200,54 @@ def test_an_http_stream_cut_by_a_dying_replica_ends_incomplete(deployment: RayDe
             os.kill(deployment.replica_pids()[response.headers["x-replica"]], signal.SIGKILL)
             for _ in pieces:
                 pass
+
+
+def _live_replicas(deployment: RayDeployment) -> list[str]:
+    return [rid for rid, pid in deployment.replica_pids().items()
+            if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+
+
+def _serving(deployment: RayDeployment, replica: str) -> bool:
+    try:
+        response = httpx.get(deployment.http_url + "/ready", headers={"x-session-id": f"replica={replica}"}, timeout=5)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200 and response.headers.get("x-replica") == replica
+
+
+def test_a_drained_replica_takes_no_new_sessions_lets_open_ones_speak_then_closes_them_1012(
+    deployment: RayDeployment,
+) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not (len(live := _live_replicas(deployment)) == 2 and all(_serving(deployment, r) for r in live)):
+        assert time.monotonic() < deadline, "the killed replicas were not replaced"
+        time.sleep(0.5)
+    removals = len([line for line in deployment.lines if "Removing 1 replica" in line])
+
+    async def body() -> None:
+        wires = await hold_sessions(deployment, 2)
+        assert len({replica_of(w) for w in wires}) == 2
+        redeploy = deployment.redeploy("--replicas", "1")
+        try:
+            began = await asyncio.to_thread(deployment.wait_for, lambda: len(
+                [line for line in deployment.lines if "Removing 1 replica" in line]) > removals, TIMEOUT)
+            assert began, deployment.lines[-20:]
+            newcomer, ready = await open_session(deployment)
+            assert ready["type"] == "session.ready"
+            survivor = replica_of(newcomer)
+            refused, first = await open_session(deployment)  # the survivor is full; the drained replica takes none
+            assert first["type"] == "error" and first["code"] == 1013, first
+            await refused.close()
+            drained = next(w for w in wires if replica_of(w) != survivor)
+            messages = await speak(drained, "Hello there.")  # open sessions keep speaking while they drain
+            assert messages[-1]["reason"] == "end" and audio_of(messages)
+            _, code = await drained.closed_with(TIMEOUT)
+            assert code == 1012  # the drain timeout ended it: service restart, reconnect
+            assert audio_of(await speak(newcomer))
+            for wire in wires + [newcomer]:
+                await wire.close()
+        finally:
+            await asyncio.to_thread(redeploy.communicate, None, TIMEOUT)
+        assert redeploy.returncode == 0
+
+    run(body(), TIMEOUT * 3)

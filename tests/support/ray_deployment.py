@@ -73,6 +73,14 @@ class RayDeployment:
         self.url = next(READY_LINE.search(line).group(1) for line in self.lines if READY_LINE.search(line))
         return self
 
+    def redeploy(self, *changes: str) -> subprocess.Popen[str]:
+        """`serve-ray --ray-address auto` with the same options but `changes` (e.g. --replicas 1), started in
+        the background: Serve updates the running deployment (a new replica count adds or drains replicas)."""
+        arguments = [*self.arguments, *changes, "--ray-address", "auto"]
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+        return subprocess.Popen([str(ray_python()), "-m", "realtime", *arguments], cwd=ROOT, env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
     def _read(self) -> None:
         assert self._process is not None and self._process.stdout is not None
         with open(self.log_path, "w") as log:
