@@ -14,6 +14,8 @@ and this middleware, installed into the proxy through `RAY_SERVE_HTTP_PROXY_CALL
   `max_queued_requests`), it answers a plain-text 503, also to a WebSocket handshake. Here a
   refused socket is accepted and gets the protocol's `over_capacity` error, then close 1013;
   an HTTP refusal under /v1/ becomes OpenAI's error shape, with Retry-After.
+
+It also drops the second `X-Request-ID` header Ray's proxy adds beside the replica's own.
 """
 
 from __future__ import annotations
@@ -105,15 +107,15 @@ class ReplicaFailureMiddleware:
             logger.debug("closing a relayed socket after its replica went away", exc_info=True)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not str(scope.get("path", "")).startswith("/v1/"):
-            await self.app(scope, receive, send)
-            return
+        api = str(scope.get("path", "")).startswith("/v1/")
         held: dict[str, Any] = {}
 
         async def relay(message: Message) -> None:
-            if message["type"] == "http.response.start" and message.get("status") == 503 and _is_plain_text(message):
-                held["start"] = message  # Ray's refusal: answered in OpenAI's shape below
-                return
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": _one_request_id(message.get("headers") or [])}
+                if api and message.get("status") == 503 and _is_plain_text(message):
+                    held["start"] = message  # Ray's refusal: answered in OpenAI's shape below
+                    return
             if "start" in held:
                 if message["type"] == "http.response.body" and not message.get("more_body", False):
                     await _send_openai_refusal(send, _retry_after_s(list(held["start"].get("headers") or [])))
@@ -121,6 +123,18 @@ class ReplicaFailureMiddleware:
             await send(message)
 
         await self.app(scope, receive, relay)
+
+
+def _one_request_id(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Ray's proxy adds its own `X-Request-ID` beside the one the replica echoed: keep the first."""
+    kept, seen = [], False
+    for name, value in headers:
+        if name.lower() == b"x-request-id":
+            if seen:
+                continue
+            seen = True
+        kept.append((name, value))
+    return kept
 
 
 def _is_plain_text(message: Message) -> bool:

@@ -53,7 +53,8 @@ async def relay_that_finishes(scope: Scope, receive: Receive, send: Send) -> Non
         await send({"type": "websocket.close", "code": 1000})
         return
     if scope["type"] == "http":
-        await send({"type": "http.response.start", "status": 503, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.start", "status": 503, "headers": [
+            (b"content-type", b"application/json"), (b"x-request-id", b"req-1"), (b"X-Request-ID", b"req-1")]})
         await send({"type": "http.response.body", "body": b'{"error": {"code": "over_capacity"}}'})
 
 
@@ -144,3 +145,4 @@ def test_what_a_replica_answers_itself_passes_unchanged(proxies: dict[str, str])
     run(body())
     response = httpx.post(f"http://{proxies['finished']}/v1/audio/speech", json={}, timeout=30)
     assert response.status_code == 503 and json.loads(response.content) == {"error": {"code": "over_capacity"}}
+    assert response.headers.get_list("x-request-id") == ["req-1"]  # Ray's second copy dropped
