@@ -15,11 +15,16 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 # Read when Ray is imported: every replica's start line (its id and pid) reaches the driver's log,
 # where Ray would otherwise fold the second one into "[repeated 2x]".
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+# Ray 2.60 sends this node's token (made by the first local Ray) to a cluster named by its address
+# only when told to, also read at import.
+if Path("~/.ray/auth_token").expanduser().exists():
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 import ray  # noqa: E402
 from ray import serve  # noqa: E402
@@ -64,8 +69,8 @@ def run(settings: RaySettings, config: ServerConfig, address: str | None = None)
         finally:
             ray.shutdown()
         return 0
-    ray.init(num_cpus=local_cpus(settings), include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES,
-             log_to_driver=True)
+    context = ray.init(address="local", num_cpus=local_cpus(settings), include_dashboard=False,  # always our own
+                       object_store_memory=OBJECT_STORE_BYTES, log_to_driver=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -73,7 +78,7 @@ def run(settings: RaySettings, config: ServerConfig, address: str | None = None)
         serve.start(http_options={"host": settings.host, "port": settings.port})
         serve.run(build_application(settings, config), name=APP_NAME, route_prefix="/")
         print(f"realtime-tts on Ray Serve: ws://{settings.host}:{settings.port}/v1/realtime "
-              f"({_replicas(settings)} replicas)", flush=True)
+              f"({_replicas(settings)} replicas; Ray at {context.address_info['gcs_address']})", flush=True)
         stop.wait()
     finally:
         print("realtime-tts on Ray Serve: stopping (open sessions get the drain timeout)", flush=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-READY_LINE = re.compile(r"realtime-tts on Ray Serve: (ws://\S+)")
+READY_LINE = re.compile(r"realtime-tts on Ray Serve: (ws://\S+) .*; Ray at (\S+)\)")
 REPLICA_LINE = re.compile(r"realtime-tts replica (\w+) starting \(pid (\d+)\)")
 START_TIMEOUT_S = 240.0
 STOP_TIMEOUT_S = 60.0
@@ -48,6 +48,7 @@ class RayDeployment:
         self.log_path = log_path
         self.lines: list[str] = []
         self.url = ""
+        self.ray_address = ""  # this deployment's own Ray (never `auto`: another Ray may run on the machine)
         self._changed = threading.Condition()
         self._process: subprocess.Popen[str] | None = None
 
@@ -70,13 +71,15 @@ class RayDeployment:
             tail = "".join(self.lines[-40:])
             self.stop()
             raise RuntimeError(f"serve-ray did not come up in {START_TIMEOUT_S:g} s:\n{tail}")
-        self.url = next(READY_LINE.search(line).group(1) for line in self.lines if READY_LINE.search(line))
+        self.url, self.ray_address = next(
+            READY_LINE.search(line).groups() for line in self.lines if READY_LINE.search(line)  # type: ignore[union-attr]
+        )
         return self
 
     def redeploy(self, *changes: str) -> subprocess.Popen[str]:
-        """`serve-ray --ray-address auto` with the same options but `changes` (e.g. --replicas 1), started in
+        """`serve-ray --ray-address <its Ray>` with the same options but `changes` (e.g. --replicas 1), started in
         the background: Serve updates the running deployment (a new replica count adds or drains replicas)."""
-        arguments = [*self.arguments, *changes, "--ray-address", "auto"]
+        arguments = [*self.arguments, *changes, "--ray-address", self.ray_address]
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
         return subprocess.Popen([str(ray_python()), "-m", "realtime", *arguments], cwd=ROOT, env=env, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
