@@ -11,7 +11,9 @@ machines need:
   rare (each follows seconds of model work), so they never queue for long.
 - `get` reads the record and its tensors in one REPEATABLE READ snapshot.
 - Connections come from a thread-safe pool (`psycopg_pool`); the library's store threads
-  share it.
+  share it. A connection the database dropped is replaced before use; while the database
+  is out of reach every call raises VoiceStoreUnavailable (after at most
+  DEFAULT_ACQUIRE_TIMEOUT_S), and the pool reconnects by itself once it is back.
 - `ref_text` is kept as UTF-8 `bytea`: PostgreSQL's `text` cannot hold U+0000, and a
   transcript is client input; every other text column holds values the server made or
   validated (names refuse control characters; details are JSON, which escapes them).
@@ -50,6 +52,9 @@ from realtime.voices.store import (
 
 DEFAULT_CONNECT_TIMEOUT_S = 10
 DEFAULT_MAX_CONNECTIONS = 8
+# How long a call waits for a pooled connection before the store says it is unavailable: store calls
+# take milliseconds, so waiting longer only means the database is out of reach.
+DEFAULT_ACQUIRE_TIMEOUT_S = 5.0
 # Advisory lock keys (64-bit, arbitrary but fixed): one serializes creates, one migrations.
 CREATE_LOCK_KEY = 0x7654_7473_766F_6301  # "vTtsvoc" + 1
 MIGRATION_LOCK_KEY = 0x7654_7473_766F_6302
@@ -114,9 +119,11 @@ class PostgresVoiceStore(VoiceStore):
     """Voices in a PostgreSQL database named by a libpq URL (`postgresql://user:password@host:port/db`)."""
 
     def __init__(self, url: str, *, max_connections: int = DEFAULT_MAX_CONNECTIONS,
-                 connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S) -> None:
+                 connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+                 acquire_timeout_s: float = DEFAULT_ACQUIRE_TIMEOUT_S) -> None:
         self.url = url
         self.where = describe_url(url)
+        self._acquire_timeout_s = acquire_timeout_s
         options = conninfo.conninfo_to_dict(url) if _parsable(url) else {}
         connect_kwargs: dict[str, Any] = {"autocommit": True}  # transactions are opened explicitly below
         if "connect_timeout" not in options:
@@ -124,7 +131,7 @@ class PostgresVoiceStore(VoiceStore):
         self._check_reachable(connect_kwargs)
         # check: a connection the database dropped (restart, failover, idle timeout) is replaced before use.
         self._pool = ConnectionPool(url, min_size=1, max_size=max_connections, kwargs=connect_kwargs,
-                                    open=False, name="realtime-tts-voices", timeout=connect_timeout_s * 3,
+                                    open=False, name="realtime-tts-voices", timeout=acquire_timeout_s,
                                     check=ConnectionPool.check_connection)
         try:
             self._pool.open(wait=True, timeout=connect_timeout_s * 3)
@@ -149,9 +156,22 @@ class PostgresVoiceStore(VoiceStore):
 
     # -- connections and transactions ---------------------------------------------------------
     @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection; the database out of reach (down, restarting, refusing) is VoiceStoreUnavailable."""
+        try:
+            with self._pool.connection(timeout=self._acquire_timeout_s) as connection:
+                yield connection
+        except PoolTimeout:
+            raise VoiceStoreUnavailable(
+                f"no connection to the voice store at {self.where} within {self._acquire_timeout_s:g} s"
+            ) from None
+        except psycopg.OperationalError as exc:
+            raise VoiceStoreUnavailable(f"the voice store at {self.where} failed: {' '.join(str(exc).split())}") from exc
+
+    @contextmanager
     def _transaction(self, *, isolation: str | None = None) -> Iterator[psycopg.Connection[Any]]:
         """One transaction on a pooled connection: committed whole, or rolled back whole on any error."""
-        with self._pool.connection() as connection, connection.transaction():
+        with self._connection() as connection, connection.transaction():
             if isolation is not None:
                 connection.execute(f"SET TRANSACTION ISOLATION LEVEL {isolation}")
             yield connection
@@ -179,7 +199,7 @@ class PostgresVoiceStore(VoiceStore):
                 db.execute("UPDATE voice_schema_version SET version = %s", (version + 1,))
 
     def schema_version(self) -> int:
-        with self._pool.connection() as db:
+        with self._connection() as db:
             row = db.execute("SELECT version FROM voice_schema_version").fetchone()
         assert row is not None
         return int(row[0])
@@ -229,7 +249,7 @@ class PostgresVoiceStore(VoiceStore):
         return _record(row)
 
     def record(self, owner: str, voice_id: str) -> VoiceRecord:
-        with self._pool.connection() as db:
+        with self._connection() as db:
             return self._record_in(db, owner, voice_id)
 
     def get(self, owner: str, voice_id: str) -> StoredVoice:

@@ -1,6 +1,7 @@
 """Two servers on one PostgreSQL voice store, as two replicas: a voice made through one is listed by and
 speaks through the other (HTTP and socket), changes show on both, their creates share one quota, nothing
-of a voice lands on a replica's disk, and the library outlives every server. Real uvicorn servers on tiny
+of a voice lands on a replica's disk, the library outlives every server, and while the database is out of
+reach clients hear "try again" (503, 1013) and open sessions keep speaking. Real uvicorn servers on tiny
 random Qwen3 checkpoints (saving a voice needs a Base checkpoint), a throw-away PostgreSQL."""
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from realtime.config import ServerConfig
 from realtime.server.run import BackgroundServer
 from tests.conftest import run
 from tests.support.http_checks import openai_error
+from tests.support.postgres import TestPostgres
 from tests.support.saved_voices import GENERATION, clone_body, create, speech, voices_call, wav_base64
 from tests.support.stream_checks import audio_bytes, synthesize
+from tests.support.wire_checks import expect_error, expect_fatal, speaks
+from tests.wire import Wire, audio_of
 
 TIMEOUT = 240.0
 
@@ -85,3 +89,43 @@ def test_the_library_outlives_every_replica(tiny_checkpoints: dict[str, Path], p
     with _replica(models, postgres_url, tmp_path / "fresh") as restarted:  # a new replica, a new disk
         assert voices_call(restarted, "GET", f"/{voice['id']}").json() == voice
         assert speech(restarted, voice=voice["id"]).content == before and before
+
+
+def test_while_the_database_is_out_of_reach_clients_hear_try_again_and_open_sessions_keep_speaking(
+    replicas: tuple[BackgroundServer, BackgroundServer], postgres_server: TestPostgres, postgres_url: str
+) -> None:
+    first, second = replicas
+    voice = create(first, clone_body("Steady"))
+    other = create(first, {"name": "Other", "ref_audio": wav_base64(), "x_vector_only": True})
+    common = {"seed": 5, "generation": GENERATION, "language": "english"}
+
+    async def outage() -> None:
+        open_session = await Wire.open(second.url)
+        try:
+            await open_session.start(voice=voice["id"], **common)
+            postgres_server.take_offline(postgres_url)
+            try:
+                for response in (voices_call(first, "GET"), speech(second, voice=voice["id"]),
+                                 voices_call(second, "GET", "/../audio/voices")):
+                    assert response.status_code == 503 and response.headers["retry-after"] == "2", response.text
+                    error = openai_error(response)
+                    assert error["code"] == "voice_store_unavailable" and "postgresql" not in error["message"]
+                refused = await Wire.open(first.url)
+                try:
+                    await refused.send({"type": "session.start", "voice": voice["id"], **common})
+                    fatal = await expect_fatal(refused, 1013, timeout=TIMEOUT)
+                    assert fatal["retry_after_ms"] == 2000 and fatal["fields"] == ["voice"]
+                finally:
+                    await refused.close()
+                await open_session.send({"type": "context.start", "ctx": "blend", "voice": other["id"]})
+                error = await expect_error(open_session, 1013, ctx="blend", timeout=TIMEOUT)
+                assert error["retry_after_ms"] == 2000
+                assert audio_of(await speaks(open_session, "later"), "later")  # its own voice: still spoken
+            finally:
+                postgres_server.bring_online(postgres_url)
+        finally:
+            await open_session.close()
+
+    run(outage(), TIMEOUT)
+    assert voices_call(first, "GET").status_code == 200  # the pool reconnects by itself
+    assert speech(second, voice=voice["id"]).status_code == 200

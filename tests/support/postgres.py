@@ -120,9 +120,9 @@ class TestPostgres:
         self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          user=self._as_user, group=self._as_user, preexec_fn=_die_with_parent)
         log.close()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        import psycopg
+        import psycopg  # the `postgres` extra: imported here so that test runs without it still collect
 
+        deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 return False
@@ -175,13 +175,27 @@ class TestPostgres:
             admin.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
-    def drop_connections(self, url: str) -> None:
-        """End every session on that database (as a restarting or failing database would)."""
+    def _admin(self, *statements: tuple[str, tuple[object, ...]]) -> None:
         import psycopg
 
-        name = url.rsplit("/", 1)[1]
         with psycopg.connect(self.url("postgres"), autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+            for statement, parameters in statements:
+                admin.execute(statement, parameters)  # type: ignore[arg-type]
+
+    def drop_connections(self, url: str) -> None:
+        """End every session on that database (as a restarting or failing database would)."""
+        name = url.rsplit("/", 1)[1]
+        self._admin(("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)))
+
+    def take_offline(self, url: str) -> None:
+        """That database out of reach: its sessions ended, new connections refused (until `bring_online`)."""
+        name = url.rsplit("/", 1)[1]
+        self._admin((f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false', ()))
+        self.drop_connections(url)
+
+    def bring_online(self, url: str) -> None:
+        name = url.rsplit("/", 1)[1]
+        self._admin((f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true', ()))
 
 
 @pytest.fixture(scope="session")
