@@ -89,9 +89,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_RECORD_COLUMNS = (
-    "id, owner, name, model, family, source, x_vector_only, ref_text, language, created_at, size_bytes, details"
-)
+_RECORD_FIELDS = ("id", "owner", "name", "model", "family", "source", "x_vector_only", "ref_text", "language",
+                  "created_at", "size_bytes", "details")
+_RECORD_COLUMNS = ", ".join(_RECORD_FIELDS)
+_RECORD_COLUMNS_OF_V = ", ".join(f"v.{name}" for name in _RECORD_FIELDS)
 
 
 def describe_url(url: str) -> str:
@@ -253,12 +254,20 @@ class PostgresVoiceStore(VoiceStore):
             return self._record_in(db, owner, voice_id)
 
     def get(self, owner: str, voice_id: str) -> StoredVoice:
-        with self._transaction(isolation="REPEATABLE READ, READ ONLY") as db:  # the record and its tensors together
-            record = self._record_in(db, owner, voice_id)
+        # One statement, so one snapshot (the record and its tensors together) in one round trip: every
+        # session or speech request on a saved voice waits for this.
+        with self._connection() as db:
             rows = db.execute(
-                "SELECT name, dtype, shape, data FROM voice_tensors WHERE voice_id = %s", (voice_id,)
+                f"SELECT {_RECORD_COLUMNS_OF_V}, t.name, t.dtype, t.shape, t.data FROM voices v "
+                "LEFT JOIN voice_tensors t ON t.voice_id = v.id WHERE v.owner = %s AND v.id = %s",
+                (owner, voice_id), binary=True,  # bytea as bytes, not hex text to decode
             ).fetchall()
-        return StoredVoice(record, {name: from_blob(dtype, shape, bytes(data)) for name, dtype, shape, data in rows})
+        if not rows:
+            raise VoiceNotFound(voice_id)
+        width = len(_RECORD_FIELDS)
+        tensors = {row[width]: from_blob(row[width + 1], row[width + 2], bytes(row[width + 3]))
+                   for row in rows if row[width] is not None}
+        return StoredVoice(_record(rows[0][:width]), tensors)
 
     def list(self, owner: str, *, limit: int, after: str | None = None) -> Page:
         with self._transaction(isolation="REPEATABLE READ, READ ONLY") as db:

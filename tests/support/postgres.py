@@ -80,7 +80,8 @@ class TestPostgres:
 
     __test__ = False  # not a test class, whatever pytest thinks of its name
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable  # False: no fsync (tests); True: PostgreSQL's durable defaults (benchmarks)
         self.bin_dir = find_bin_dir()
         self.directory = Path(tempfile.mkdtemp(prefix="realtime-tts-pg-"))
         self.data_dir = self.directory / "data"
@@ -115,8 +116,9 @@ class TestPostgres:
         log = open(self.log_path, "ab")
         command = [str(self.bin_dir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
                    "-k", str(self.directory), "-c", "listen_addresses=127.0.0.1",
-                   "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
                    "-c", "max_connections=200", "-c", "shared_buffers=32MB"]
+        if not self.durable:
+            command += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          user=self._as_user, group=self._as_user, preexec_fn=_die_with_parent)
         log.close()
