@@ -63,7 +63,7 @@ def _version_key(name: str) -> tuple[int, ...]:
     return tuple(int(part) for part in name.split(".") if part.isdigit())
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -107,7 +107,7 @@ class TestPostgres:
         self._run([str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER, "-A", "trust",
                    "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"], "initdb")
         for attempt in range(3):  # a free port can be taken between the probe and the bind
-            self.port = _free_port()
+            self.port = free_port()
             if self._launch():
                 return self
         raise PostgresUnavailable(f"PostgreSQL did not start (three tries); its log:\n{self._log_tail()}")
