@@ -140,6 +140,12 @@ class PostgresVoiceStore(VoiceStore):
         except PoolTimeout as exc:
             self._pool.close()
             raise VoiceStoreUnavailable(f"cannot reach the voice store at {self.where}: {exc}") from None
+        except psycopg.Error as exc:  # e.g. no right to create the tables: an operator's problem, said plainly
+            self._pool.close()
+            raise VoiceStoreUnavailable(
+                f"cannot prepare the voice store at {self.where} (creating or migrating its tables): "
+                f"{' '.join(str(exc).split())}"
+            ) from None
         except BaseException:
             self._pool.close()
             raise
@@ -166,7 +172,7 @@ class PostgresVoiceStore(VoiceStore):
             raise VoiceStoreUnavailable(
                 f"no connection to the voice store at {self.where} within {self._acquire_timeout_s:g} s"
             ) from None
-        except psycopg.OperationalError as exc:
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:  # the connection broke under the call
             raise VoiceStoreUnavailable(f"the voice store at {self.where} failed: {' '.join(str(exc).split())}") from exc
 
     @contextmanager
@@ -181,7 +187,9 @@ class PostgresVoiceStore(VoiceStore):
         while True:  # one transaction per step: a crash leaves a whole version
             with self._transaction() as db:
                 db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
-                db.execute("CREATE TABLE IF NOT EXISTS voice_schema_version (version INTEGER NOT NULL)")
+                # Asked first, not CREATE ... IF NOT EXISTS: a user without CREATE can serve a migrated database.
+                if db.execute("SELECT to_regclass('voice_schema_version')").fetchone()[0] is None:
+                    db.execute("CREATE TABLE voice_schema_version (version INTEGER NOT NULL)")
                 row = db.execute("SELECT version FROM voice_schema_version").fetchone()
                 if row is None:
                     db.execute("INSERT INTO voice_schema_version (version) VALUES (0)")
