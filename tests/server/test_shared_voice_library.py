@@ -61,6 +61,9 @@ def test_a_voice_made_through_one_replica_is_listed_by_and_speaks_through_the_ot
     assert voices_call(first, "DELETE", f"/{voice['id']}").status_code == 200
     gone = speech(second, voice=voice["id"])
     assert gone.status_code == 404 and openai_error(gone)["code"] == "voice_not_found"
+    hostile = create(first, clone_body("Odd \u00e9\U0001f600", ref_text="A line\u0000 with a NUL, \u202e and \U0001f600."))
+    assert voices_call(second, "GET", f"/{hostile['id']}").json() == hostile  # kept as sent: NUL too
+    assert hostile["ref_text"] == "A line\u0000 with a NUL, \u202e and \U0001f600."
     for replica_dir in (tmp_path / "a", tmp_path / "b"):  # everything a voice needs is in the database
         assert not replica_dir.exists() or not any(replica_dir.iterdir())
 

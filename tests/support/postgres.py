@@ -83,14 +83,16 @@ class TestPostgres:
     def __init__(self, *, durable: bool = False) -> None:
         self.durable = durable  # False: no fsync (tests); True: PostgreSQL's durable defaults (benchmarks)
         self.bin_dir = find_bin_dir()
-        self.directory = Path(tempfile.mkdtemp(prefix="realtime-tts-pg-"))
+        as_root = os.geteuid() == 0
+        # As root, under /tmp: $TMPDIR may lie under a directory the postgres user cannot enter (/root/...).
+        self.directory = Path(tempfile.mkdtemp(prefix="realtime-tts-pg-", dir="/tmp" if as_root else None))
         self.data_dir = self.directory / "data"
         self.log_path = self.directory / "postgres.log"
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._names = itertools.count(1)
         self._as_user: str | None = None
-        if os.geteuid() == 0:  # initdb and postgres refuse root
+        if as_root:  # initdb and postgres refuse root
             try:
                 account = pwd.getpwnam("postgres")
             except KeyError:
