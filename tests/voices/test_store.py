@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from realtime.voices.postgres import SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION
+from realtime.protocol.messages import LANGUAGES
 from realtime.voices.sqlite import SCHEMA_VERSION as SQLITE_SCHEMA_VERSION
 from realtime.voices.store import (
     Quota,
@@ -250,7 +251,7 @@ def test_a_process_killed_in_the_middle_of_a_create_leaves_the_library_as_it_was
 
 
 # Free text a record may carry, as clients can send it: transcripts with any character (NUL
-# included), names as the API validates them, details as JSON, any finite timestamp.
+# included), names and languages as the API validates them, details as JSON, any finite timestamp.
 _names = st.text(st.characters(blacklist_categories=("C",)), min_size=1, max_size=64).filter(str.strip)
 _free_text = st.text(max_size=200)
 _example_ids = itertools.count()
@@ -258,7 +259,7 @@ _example_ids = itertools.count()
 
 @settings(max_examples=30, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(name=_names, ref_text=st.none() | _free_text, language=_free_text.filter(bool),
+@given(name=_names, ref_text=st.none() | _free_text | st.just("a NUL\x00 inside"), language=st.sampled_from(LANGUAGES),
        details=st.dictionaries(_free_text, _free_text | st.integers() | st.booleans(), max_size=4),
        created_at=st.floats(min_value=0, max_value=4e9, allow_nan=False),
        x_vector=st.lists(st.floats(width=32, allow_nan=False), min_size=1, max_size=16))
