@@ -180,6 +180,37 @@ def test_concurrent_deletes_of_one_voice_succeed_once_beside_creates(backing: St
             opened.close()
 
 
+def test_a_read_racing_a_delete_gets_the_whole_voice_or_none(backing: StoreBacking) -> None:
+    stores = [backing.open() for _ in range(2)]  # the reader and the deleter as two replicas
+    ids = [f"voice_race{index}" for index in range(20)]
+    for voice_id in ids:
+        stores[0].create(make_voice(voice_id), Quota())
+    seen: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            for voice_id in ids:
+                try:
+                    stored = stores[0].get("", voice_id)
+                except VoiceNotFound:
+                    seen.append("gone")
+                    continue
+                seen.append("whole" if set(stored.tensors) == {"x_vector", "ref_codes"} else f"partial {voice_id}")
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for voice_id in ids:
+            stores[1].delete("", voice_id)
+    finally:
+        done.set()
+        reader.join(timeout=60)
+        for opened in stores:
+            opened.close()
+    assert seen and not [outcome for outcome in seen if outcome.startswith("partial")]
+
+
 def test_a_database_from_a_newer_server_is_refused(backing: StoreBacking) -> None:
     backing.open().close()
     backing.set_schema_version(SCHEMA_VERSIONS[backing.kind] + 1)
