@@ -146,6 +146,58 @@ def test_concurrent_creates_from_threads_and_two_handles_respect_the_quota(backi
             opened.close()
 
 
+# A replica in a process of its own: opens the store, waits for "go", creates its voices, reports.
+_CREATOR = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, {root!r})
+    from tests.support.voice_stores import make_voice
+    from realtime.voices.opening import open_voice_store
+    from realtime.voices.store import Quota, VoiceQuotaError
+
+    url, data_dir, tag = {url!r}, {data!r}, sys.argv[1]
+    store = open_voice_store(url, Path(data_dir) if data_dir else None)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    made = 0
+    for index in range(12):
+        try:
+            store.create(make_voice(f"voice_{{tag}}{{index:02d}}", owner="o"), Quota(max_voices_per_owner=10))
+            made += 1
+        except VoiceQuotaError:
+            pass
+    print(made, flush=True)
+    store.close()
+    """
+)
+
+
+def test_concurrent_creates_from_four_processes_respect_the_quota(backing: StoreBacking) -> None:
+    script = _CREATOR.format(root=str(ROOT), url=backing.voice_store_url,
+                             data=str(backing.data_dir) if backing.data_dir else None)
+    children = [subprocess.Popen([sys.executable, "-c", script, tag], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 text=True, cwd=ROOT) for tag in ("a", "b", "c", "d")]
+    try:
+        for child in children:
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        for child in children:  # all start creating at once
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        made = [int(child.communicate(timeout=120)[0].strip()) for child in children]
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+    assert sum(made) == 10, made
+    check = backing.open()
+    try:
+        assert len(check.list("o", limit=100).records) == 10 and check.integrity() == []
+    finally:
+        check.close()
+
+
 def test_concurrent_deletes_of_one_voice_succeed_once_beside_creates(backing: StoreBacking) -> None:
     stores = [backing.open() for _ in range(2)]
     for index in range(10):
