@@ -23,6 +23,9 @@ from tests.support.wire_checks import expect_error, expect_fatal, speaks
 from tests.wire import Wire, audio_of
 
 TIMEOUT = 240.0
+# Two servers on tiny Qwen3 checkpoints start per test, and the outage test waits out the store's
+# 5 s acquire timeout several times: on a shared CPU that passes the suite's 120 s default.
+pytestmark = pytest.mark.timeout(400)
 
 
 def _replica(models_dir: Path, voice_store_url: str, data_dir: Path, **options: object) -> BackgroundServer:
