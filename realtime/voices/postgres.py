@@ -55,6 +55,7 @@ DEFAULT_MAX_CONNECTIONS = 8
 # How long a call waits for a pooled connection before the store says it is unavailable: store calls
 # take milliseconds, so waiting longer only means the database is out of reach.
 DEFAULT_ACQUIRE_TIMEOUT_S = 5.0
+RECONNECT_TIMEOUT_S = 5.0
 # Advisory lock keys (64-bit, arbitrary but fixed): one serializes creates, one migrations.
 CREATE_LOCK_KEY = 0x7654_7473_766F_6301  # "vTtsvoc" + 1
 MIGRATION_LOCK_KEY = 0x7654_7473_766F_6302
@@ -131,9 +132,13 @@ class PostgresVoiceStore(VoiceStore):
             connect_kwargs["connect_timeout"] = max(1, round(connect_timeout_s))
         self._check_reachable(connect_kwargs)
         # check: a connection the database dropped (restart, failover, idle timeout) is replaced before use.
+        # reconnect_timeout: the pool's reconnection attempts back off exponentially (1, 2, 4... s); cut
+        # short, a sequence ends within seconds and the next call starts a fresh one, so the store is back
+        # within seconds of the database, however long it was away.
         self._pool = ConnectionPool(url, min_size=1, max_size=max_connections, kwargs=connect_kwargs,
                                     open=False, name="realtime-tts-voices", timeout=acquire_timeout_s,
-                                    check=ConnectionPool.check_connection)
+                                    check=ConnectionPool.check_connection,
+                                    reconnect_timeout=max(acquire_timeout_s, RECONNECT_TIMEOUT_S))
         try:
             self._pool.open(wait=True, timeout=connect_timeout_s * 3)
             self._migrate()
