@@ -6,12 +6,15 @@ several replicas, the saved-voice library must live where all of them reach it.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from realtime.voices.sqlite import SQLiteVoiceStore
 from realtime.voices.store import VoiceStore, VoiceStoreUnavailable
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+logger = logging.getLogger(__name__)
 
 
 def open_voice_store(voice_store_url: str | None, data_dir: Path | None) -> VoiceStore | None:
@@ -35,7 +38,11 @@ def open_voice_store(voice_store_url: str | None, data_dir: Path | None) -> Voic
                 f"a PostgreSQL voice store needs the `postgres` extra ({exc.name or exc} is missing): "
                 "run `scripts/setup postgres` or `pip install 'realtime-tts[postgres]'`"
             ) from None
-        return PostgresVoiceStore(voice_store_url)
+        store = PostgresVoiceStore(voice_store_url)
+        logger.info("saved voices: PostgreSQL at %s (schema version %d)", store.where, store.schema_version())
+        return store
     if data_dir is not None:
-        return SQLiteVoiceStore.in_directory(data_dir)
+        sqlite_store = SQLiteVoiceStore.in_directory(data_dir)
+        logger.info("saved voices: SQLite at %s", sqlite_store.path)
+        return sqlite_store
     return None

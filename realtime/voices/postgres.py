@@ -11,7 +11,9 @@ machines need:
   rare (each follows seconds of model work), so they never queue for long.
 - `get` reads the record and its tensors in one REPEATABLE READ snapshot.
 - Connections come from a thread-safe pool (`psycopg_pool`); the library's store threads
-  share it.
+  share it. A connection the database dropped is replaced before use; while the database
+  is out of reach every call raises VoiceStoreUnavailable (after at most
+  DEFAULT_ACQUIRE_TIMEOUT_S), and the pool reconnects by itself once it is back.
 - `ref_text` is kept as UTF-8 `bytea`: PostgreSQL's `text` cannot hold U+0000, and a
   transcript is client input; every other text column holds values the server made or
   validated (names refuse control characters; details are JSON, which escapes them).
@@ -50,6 +52,10 @@ from realtime.voices.store import (
 
 DEFAULT_CONNECT_TIMEOUT_S = 10
 DEFAULT_MAX_CONNECTIONS = 8
+# How long a call waits for a pooled connection before the store says it is unavailable: store calls
+# take milliseconds, so waiting longer only means the database is out of reach.
+DEFAULT_ACQUIRE_TIMEOUT_S = 5.0
+RECONNECT_TIMEOUT_S = 5.0
 # Advisory lock keys (64-bit, arbitrary but fixed): one serializes creates, one migrations.
 CREATE_LOCK_KEY = 0x7654_7473_766F_6301  # "vTtsvoc" + 1
 MIGRATION_LOCK_KEY = 0x7654_7473_766F_6302
@@ -84,9 +90,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_RECORD_COLUMNS = (
-    "id, owner, name, model, family, source, x_vector_only, ref_text, language, created_at, size_bytes, details"
-)
+_RECORD_FIELDS = ("id", "owner", "name", "model", "family", "source", "x_vector_only", "ref_text", "language",
+                  "created_at", "size_bytes", "details")
+_RECORD_COLUMNS = ", ".join(_RECORD_FIELDS)
+_RECORD_COLUMNS_OF_V = ", ".join(f"v.{name}" for name in _RECORD_FIELDS)
 
 
 def describe_url(url: str) -> str:
@@ -114,24 +121,36 @@ class PostgresVoiceStore(VoiceStore):
     """Voices in a PostgreSQL database named by a libpq URL (`postgresql://user:password@host:port/db`)."""
 
     def __init__(self, url: str, *, max_connections: int = DEFAULT_MAX_CONNECTIONS,
-                 connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S) -> None:
+                 connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+                 acquire_timeout_s: float = DEFAULT_ACQUIRE_TIMEOUT_S) -> None:
         self.url = url
         self.where = describe_url(url)
+        self._acquire_timeout_s = acquire_timeout_s
         options = conninfo.conninfo_to_dict(url) if _parsable(url) else {}
         connect_kwargs: dict[str, Any] = {"autocommit": True}  # transactions are opened explicitly below
         if "connect_timeout" not in options:
             connect_kwargs["connect_timeout"] = max(1, round(connect_timeout_s))
         self._check_reachable(connect_kwargs)
         # check: a connection the database dropped (restart, failover, idle timeout) is replaced before use.
+        # reconnect_timeout: the pool's reconnection attempts back off exponentially (1, 2, 4... s); cut
+        # short, a sequence ends within seconds and the next call starts a fresh one, so the store is back
+        # within seconds of the database, however long it was away.
         self._pool = ConnectionPool(url, min_size=1, max_size=max_connections, kwargs=connect_kwargs,
-                                    open=False, name="realtime-tts-voices", timeout=connect_timeout_s * 3,
-                                    check=ConnectionPool.check_connection)
+                                    open=False, name="realtime-tts-voices", timeout=acquire_timeout_s,
+                                    check=ConnectionPool.check_connection,
+                                    reconnect_timeout=max(acquire_timeout_s, RECONNECT_TIMEOUT_S))
         try:
             self._pool.open(wait=True, timeout=connect_timeout_s * 3)
             self._migrate()
         except PoolTimeout as exc:
             self._pool.close()
             raise VoiceStoreUnavailable(f"cannot reach the voice store at {self.where}: {exc}") from None
+        except psycopg.Error as exc:  # e.g. no right to create the tables: an operator's problem, said plainly
+            self._pool.close()
+            raise VoiceStoreUnavailable(
+                f"cannot prepare the voice store at {self.where} (creating or migrating its tables): "
+                f"{' '.join(str(exc).split())}"
+            ) from None
         except BaseException:
             self._pool.close()
             raise
@@ -149,9 +168,22 @@ class PostgresVoiceStore(VoiceStore):
 
     # -- connections and transactions ---------------------------------------------------------
     @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection; the database out of reach (down, restarting, refusing) is VoiceStoreUnavailable."""
+        try:
+            with self._pool.connection(timeout=self._acquire_timeout_s) as connection:
+                yield connection
+        except PoolTimeout:
+            raise VoiceStoreUnavailable(
+                f"no connection to the voice store at {self.where} within {self._acquire_timeout_s:g} s"
+            ) from None
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:  # the connection broke under the call
+            raise VoiceStoreUnavailable(f"the voice store at {self.where} failed: {' '.join(str(exc).split())}") from exc
+
+    @contextmanager
     def _transaction(self, *, isolation: str | None = None) -> Iterator[psycopg.Connection[Any]]:
         """One transaction on a pooled connection: committed whole, or rolled back whole on any error."""
-        with self._pool.connection() as connection, connection.transaction():
+        with self._connection() as connection, connection.transaction():
             if isolation is not None:
                 connection.execute(f"SET TRANSACTION ISOLATION LEVEL {isolation}")
             yield connection
@@ -160,7 +192,9 @@ class PostgresVoiceStore(VoiceStore):
         while True:  # one transaction per step: a crash leaves a whole version
             with self._transaction() as db:
                 db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
-                db.execute("CREATE TABLE IF NOT EXISTS voice_schema_version (version INTEGER NOT NULL)")
+                # Asked first, not CREATE ... IF NOT EXISTS: a user without CREATE can serve a migrated database.
+                if db.execute("SELECT to_regclass('voice_schema_version')").fetchone()[0] is None:
+                    db.execute("CREATE TABLE voice_schema_version (version INTEGER NOT NULL)")
                 row = db.execute("SELECT version FROM voice_schema_version").fetchone()
                 if row is None:
                     db.execute("INSERT INTO voice_schema_version (version) VALUES (0)")
@@ -179,7 +213,7 @@ class PostgresVoiceStore(VoiceStore):
                 db.execute("UPDATE voice_schema_version SET version = %s", (version + 1,))
 
     def schema_version(self) -> int:
-        with self._pool.connection() as db:
+        with self._connection() as db:
             row = db.execute("SELECT version FROM voice_schema_version").fetchone()
         assert row is not None
         return int(row[0])
@@ -229,16 +263,24 @@ class PostgresVoiceStore(VoiceStore):
         return _record(row)
 
     def record(self, owner: str, voice_id: str) -> VoiceRecord:
-        with self._pool.connection() as db:
+        with self._connection() as db:
             return self._record_in(db, owner, voice_id)
 
     def get(self, owner: str, voice_id: str) -> StoredVoice:
-        with self._transaction(isolation="REPEATABLE READ, READ ONLY") as db:  # the record and its tensors together
-            record = self._record_in(db, owner, voice_id)
+        # One statement, so one snapshot (the record and its tensors together) in one round trip: every
+        # session or speech request on a saved voice waits for this.
+        with self._connection() as db:
             rows = db.execute(
-                "SELECT name, dtype, shape, data FROM voice_tensors WHERE voice_id = %s", (voice_id,)
+                f"SELECT {_RECORD_COLUMNS_OF_V}, t.name, t.dtype, t.shape, t.data FROM voices v "
+                "LEFT JOIN voice_tensors t ON t.voice_id = v.id WHERE v.owner = %s AND v.id = %s",
+                (owner, voice_id), binary=True,  # bytea as bytes, not hex text to decode
             ).fetchall()
-        return StoredVoice(record, {name: from_blob(dtype, shape, bytes(data)) for name, dtype, shape, data in rows})
+        if not rows:
+            raise VoiceNotFound(voice_id)
+        width = len(_RECORD_FIELDS)
+        tensors = {row[width]: from_blob(row[width + 1], row[width + 2], bytes(row[width + 3]))
+                   for row in rows if row[width] is not None}
+        return StoredVoice(_record(rows[0][:width]), tensors)
 
     def list(self, owner: str, *, limit: int, after: str | None = None) -> Page:
         with self._transaction(isolation="REPEATABLE READ, READ ONLY") as db:

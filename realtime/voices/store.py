@@ -111,5 +111,13 @@ class VoiceStore(ABC):
     def delete(self, owner: str, voice_id: str) -> None:
         """Remove the voice and its tensors; VoiceNotFound if absent."""
 
+    @abstractmethod
+    def schema_version(self) -> int:
+        """The version of the schema the store is at (migrated at open)."""
+
+    @abstractmethod
+    def integrity(self) -> list[str]:
+        """Problems found in the stored data (tensors without voices, voices without an x_vector...); [] when sound."""
+
     def close(self) -> None:
         """Release connections."""

@@ -63,7 +63,7 @@ def _version_key(name: str) -> tuple[int, ...]:
     return tuple(int(part) for part in name.split(".") if part.isdigit())
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -80,16 +80,19 @@ class TestPostgres:
 
     __test__ = False  # not a test class, whatever pytest thinks of its name
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable  # False: no fsync (tests); True: PostgreSQL's durable defaults (benchmarks)
         self.bin_dir = find_bin_dir()
-        self.directory = Path(tempfile.mkdtemp(prefix="realtime-tts-pg-"))
+        as_root = os.geteuid() == 0
+        # As root, under /tmp: $TMPDIR may lie under a directory the postgres user cannot enter (/root/...).
+        self.directory = Path(tempfile.mkdtemp(prefix="realtime-tts-pg-", dir="/tmp" if as_root else None))
         self.data_dir = self.directory / "data"
         self.log_path = self.directory / "postgres.log"
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._names = itertools.count(1)
         self._as_user: str | None = None
-        if os.geteuid() == 0:  # initdb and postgres refuse root
+        if as_root:  # initdb and postgres refuse root
             try:
                 account = pwd.getpwnam("postgres")
             except KeyError:
@@ -106,7 +109,7 @@ class TestPostgres:
         self._run([str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER, "-A", "trust",
                    "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"], "initdb")
         for attempt in range(3):  # a free port can be taken between the probe and the bind
-            self.port = _free_port()
+            self.port = free_port()
             if self._launch():
                 return self
         raise PostgresUnavailable(f"PostgreSQL did not start (three tries); its log:\n{self._log_tail()}")
@@ -115,14 +118,15 @@ class TestPostgres:
         log = open(self.log_path, "ab")
         command = [str(self.bin_dir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
                    "-k", str(self.directory), "-c", "listen_addresses=127.0.0.1",
-                   "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
                    "-c", "max_connections=200", "-c", "shared_buffers=32MB"]
+        if not self.durable:
+            command += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          user=self._as_user, group=self._as_user, preexec_fn=_die_with_parent)
         log.close()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        import psycopg
+        import psycopg  # the `postgres` extra: imported here so that test runs without it still collect
 
+        deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 return False
@@ -175,13 +179,27 @@ class TestPostgres:
             admin.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
-    def drop_connections(self, url: str) -> None:
-        """End every session on that database (as a restarting or failing database would)."""
+    def _admin(self, *statements: tuple[str, tuple[object, ...]]) -> None:
         import psycopg
 
-        name = url.rsplit("/", 1)[1]
         with psycopg.connect(self.url("postgres"), autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+            for statement, parameters in statements:
+                admin.execute(statement, parameters)  # type: ignore[arg-type]
+
+    def drop_connections(self, url: str) -> None:
+        """End every session on that database (as a restarting or failing database would)."""
+        name = url.rsplit("/", 1)[1]
+        self._admin(("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)))
+
+    def take_offline(self, url: str) -> None:
+        """That database out of reach: its sessions ended, new connections refused (until `bring_online`)."""
+        name = url.rsplit("/", 1)[1]
+        self._admin((f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false', ()))
+        self.drop_connections(url)
+
+    def bring_online(self, url: str) -> None:
+        name = url.rsplit("/", 1)[1]
+        self._admin((f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true', ()))
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,9 @@ under the data directory otherwise, none when neither is set; and the options an
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,9 @@ from realtime.voices.opening import open_voice_store
 from realtime.voices.postgres import PostgresVoiceStore
 from realtime.voices.sqlite import DB_FILE_NAME, SQLiteVoiceStore
 from realtime.voices.store import VoiceStoreUnavailable
+from tests.support.postgres import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_store_url_wins_over_the_data_directory(postgres_url: str, tmp_path: Path) -> None:
@@ -48,3 +54,20 @@ def test_the_url_comes_from_the_environment_or_the_command_line() -> None:
     args = parser.parse_args(["serve", "--voice-store-url", "postgresql://other@db/v"])
     assert config_from_args(args, ServerConfig(voice_store_url=url)).voice_store_url == "postgresql://other@db/v"
     assert config_from_args(parser.parse_args(["serve"]), ServerConfig(voice_store_url=url)).voice_store_url == url
+
+
+def test_without_the_postgres_extra_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "realtime.voices.postgres", None)  # as if psycopg were not installed
+    with pytest.raises(VoiceStoreUnavailable, match=r"needs the `postgres` extra.*scripts/setup postgres"):
+        open_voice_store("postgresql://u@db/voices", None)
+
+
+def test_serve_with_an_unreachable_database_says_so_in_one_line_and_exits(tmp_path: Path) -> None:
+    url = f"postgresql://tts:hunter2@127.0.0.1:{free_port()}/voices"  # nobody listens there
+    done = subprocess.run([sys.executable, "-m", "realtime", "serve", "--port", "0", "--voice-store-url", url,
+                           "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: saved voices: cannot reach the voice store at postgresql://tts@127.0.0.1:")
+    assert "Traceback" not in done.stderr and "hunter2" not in done.stderr
+    assert not (tmp_path / DB_FILE_NAME).exists()

@@ -8,6 +8,7 @@ import threading
 from dataclasses import replace
 
 import numpy as np
+import psycopg
 import pytest
 
 from realtime.voices.postgres import SCHEMA_VERSION, PostgresVoiceStore, describe_url
@@ -83,5 +84,27 @@ def test_connections_the_database_dropped_are_replaced(postgres_server: TestPost
         assert np.array_equal(stored.tensors["x_vector"], make_voice("voice_a").tensors["x_vector"])
         store.create(make_voice("voice_b"), Quota())
         assert len(store.list("", limit=10).records) == 2
+    finally:
+        store.close()
+
+
+def test_a_user_with_row_rights_only_serves_a_migrated_database_but_cannot_make_one(
+    postgres_server: TestPostgres, postgres_url: str
+) -> None:
+    role = f"row_rights_{postgres_url.rsplit('/', 1)[1]}"
+    limited_url = postgres_url.replace("//realtime@", f"//{role}@")
+    with psycopg.connect(postgres_url, autocommit=True) as owner:
+        owner.execute(f'CREATE ROLE "{role}" LOGIN')
+        owner.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    with pytest.raises(VoiceStoreUnavailable, match=r"cannot prepare the voice store .*permission denied"):
+        PostgresVoiceStore(limited_url)
+    PostgresVoiceStore(postgres_url).close()  # migrated by the owner
+    with psycopg.connect(postgres_url, autocommit=True) as owner:
+        owner.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON voices, voice_tensors, voice_schema_version TO "{role}"')
+    store = PostgresVoiceStore(limited_url)
+    try:
+        store.create(make_voice("voice_a"), Quota())
+        assert store.rename("", "voice_a", "B").name == "B" and store.get("", "voice_a").record.name == "B"
+        store.delete("", "voice_a")
     finally:
         store.close()

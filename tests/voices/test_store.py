@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from realtime.voices.postgres import SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION
+from realtime.protocol.messages import LANGUAGES
 from realtime.voices.sqlite import SCHEMA_VERSION as SQLITE_SCHEMA_VERSION
 from realtime.voices.store import (
     Quota,
@@ -145,6 +146,58 @@ def test_concurrent_creates_from_threads_and_two_handles_respect_the_quota(backi
             opened.close()
 
 
+# A replica in a process of its own: opens the store, waits for "go", creates its voices, reports.
+_CREATOR = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, {root!r})
+    from tests.support.voice_stores import make_voice
+    from realtime.voices.opening import open_voice_store
+    from realtime.voices.store import Quota, VoiceQuotaError
+
+    url, data_dir, tag = {url!r}, {data!r}, sys.argv[1]
+    store = open_voice_store(url, Path(data_dir) if data_dir else None)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    made = 0
+    for index in range(12):
+        try:
+            store.create(make_voice(f"voice_{{tag}}{{index:02d}}", owner="o"), Quota(max_voices_per_owner=10))
+            made += 1
+        except VoiceQuotaError:
+            pass
+    print(made, flush=True)
+    store.close()
+    """
+)
+
+
+def test_concurrent_creates_from_four_processes_respect_the_quota(backing: StoreBacking) -> None:
+    script = _CREATOR.format(root=str(ROOT), url=backing.voice_store_url,
+                             data=str(backing.data_dir) if backing.data_dir else None)
+    children = [subprocess.Popen([sys.executable, "-c", script, tag], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 text=True, cwd=ROOT) for tag in ("a", "b", "c", "d")]
+    try:
+        for child in children:
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        for child in children:  # all start creating at once
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        made = [int(child.communicate(timeout=120)[0].strip()) for child in children]
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+    assert sum(made) == 10, made
+    check = backing.open()
+    try:
+        assert len(check.list("o", limit=100).records) == 10 and check.integrity() == []
+    finally:
+        check.close()
+
+
 def test_concurrent_deletes_of_one_voice_succeed_once_beside_creates(backing: StoreBacking) -> None:
     stores = [backing.open() for _ in range(2)]
     for index in range(10):
@@ -177,6 +230,37 @@ def test_concurrent_deletes_of_one_voice_succeed_once_beside_creates(backing: St
     finally:
         for opened in stores:
             opened.close()
+
+
+def test_a_read_racing_a_delete_gets_the_whole_voice_or_none(backing: StoreBacking) -> None:
+    stores = [backing.open() for _ in range(2)]  # the reader and the deleter as two replicas
+    ids = [f"voice_race{index}" for index in range(20)]
+    for voice_id in ids:
+        stores[0].create(make_voice(voice_id), Quota())
+    seen: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            for voice_id in ids:
+                try:
+                    stored = stores[0].get("", voice_id)
+                except VoiceNotFound:
+                    seen.append("gone")
+                    continue
+                seen.append("whole" if set(stored.tensors) == {"x_vector", "ref_codes"} else f"partial {voice_id}")
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for voice_id in ids:
+            stores[1].delete("", voice_id)
+    finally:
+        done.set()
+        reader.join(timeout=60)
+        for opened in stores:
+            opened.close()
+    assert seen and not [outcome for outcome in seen if outcome.startswith("partial")]
 
 
 def test_a_database_from_a_newer_server_is_refused(backing: StoreBacking) -> None:
@@ -250,7 +334,7 @@ def test_a_process_killed_in_the_middle_of_a_create_leaves_the_library_as_it_was
 
 
 # Free text a record may carry, as clients can send it: transcripts with any character (NUL
-# included), names as the API validates them, details as JSON, any finite timestamp.
+# included), names and languages as the API validates them, details as JSON, any finite timestamp.
 _names = st.text(st.characters(blacklist_categories=("C",)), min_size=1, max_size=64).filter(str.strip)
 _free_text = st.text(max_size=200)
 _example_ids = itertools.count()
@@ -258,7 +342,7 @@ _example_ids = itertools.count()
 
 @settings(max_examples=30, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(name=_names, ref_text=st.none() | _free_text, language=_free_text.filter(bool),
+@given(name=_names, ref_text=st.none() | _free_text | st.just("a NUL\x00 inside"), language=st.sampled_from(LANGUAGES),
        details=st.dictionaries(_free_text, _free_text | st.integers() | st.booleans(), max_size=4),
        created_at=st.floats(min_value=0, max_value=4e9, allow_nan=False),
        x_vector=st.lists(st.floats(width=32, allow_nan=False), min_size=1, max_size=16))
