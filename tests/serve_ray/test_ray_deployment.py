@@ -101,6 +101,15 @@ def test_sessions_spread_over_both_replicas_and_speak(deployment: RayDeployment)
     run(body(), TIMEOUT * 2)
 
 
+def test_the_console_and_the_http_catalogue_come_through_the_proxy_unchanged(deployment: RayDeployment) -> None:
+    page = httpx.get(deployment.http_url + "/", timeout=TIMEOUT)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    models = httpx.get(deployment.http_url + "/v1/models", timeout=TIMEOUT)
+    assert models.status_code == 200 and HIBARI_MODEL_NAME in [m["id"] for m in models.json()["data"]]
+    assert models.headers["x-replica"] in deployment.replica_pids()
+    assert len(models.headers.get_list("x-request-id")) == 1
+
+
 def test_a_full_cluster_refuses_cleanly_in_the_protocols_shape(deployment: RayDeployment) -> None:
     async def body() -> None:
         wires = await hold_sessions(deployment, 2 * SESSIONS_PER_REPLICA)
