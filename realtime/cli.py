@@ -53,6 +53,35 @@ def _add_serve(subparsers: Any) -> None:
         help="run the server",
         description=f"Run the server. Every option can also be set as an environment variable {ENV_PREFIX}<NAME>.",
     )
+    _add_server_options(serve)
+
+
+def _add_serve_ray(subparsers: Any) -> None:
+    serve_ray = subparsers.add_parser(
+        "serve-ray",
+        help="run the server as replicas on Ray Serve (needs `scripts/setup ray`; run .venv-ray/bin/realtime-tts)",
+        description="Run N replicas of the server on Ray Serve behind Ray's HTTP proxy: a local Ray unless "
+                    "--ray-address names a cluster. The server's options apply to every replica "
+                    "(--max-sessions is per replica).",
+    )
+    _add_server_options(serve_ray)
+    ray = serve_ray.add_argument_group("Ray Serve")
+    ray.add_argument("--replicas", type=int, default=1, help="replicas (default 1; the initial count when autoscaling)")
+    ray.add_argument("--min-replicas", type=int, default=1, help="autoscaling lower bound (default 1)")
+    ray.add_argument("--max-replicas", type=int, default=0,
+                     help="autoscaling upper bound; 0 (default) turns autoscaling off")
+    ray.add_argument("--target-sessions-per-replica", type=float, default=0.0,
+                     help="autoscaling target of ongoing sessions per replica (default 75%% of --max-sessions)")
+    ray.add_argument("--cpus-per-replica", type=float, default=1.0, help="Ray CPUs each replica reserves (default 1)")
+    ray.add_argument("--gpus-per-replica", type=float, default=0.0, help="Ray GPUs each replica reserves (default 0)")
+    ray.add_argument("--drain-timeout-s", type=float, default=30.0,
+                     help="a replica being removed lets open sessions finish this long, then closes them 1012 (default 30)")
+    ray.add_argument("--max-queued-requests", type=int, default=64,
+                     help="connections Ray may hold while every replica is at its limit (default 64)")
+    ray.add_argument("--ray-address", help="join this Ray cluster (e.g. auto) instead of starting a local one")
+
+
+def _add_server_options(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--host", help=f"bind address (default 127.0.0.1; {ENV_PREFIX}HOST)")
     serve.add_argument("--port", type=int, help=f"port (default 8000; {ENV_PREFIX}PORT or PORT)")
     serve.add_argument("--models-dir", type=Path, help=f"directory of model checkpoints ({ENV_PREFIX}MODELS_DIR)")
@@ -79,6 +108,10 @@ def _add_serve(subparsers: Any) -> None:
     voices = serve.add_argument_group("saved voices (/v1/voices)")
     voices.add_argument("--data-dir", type=Path,
                         help=f"directory of the saved-voice library (default ./data; {ENV_PREFIX}DATA_DIR)")
+    voices.add_argument("--voice-store-url", metavar="URL",
+                        help=f"keep saved voices in this PostgreSQL database instead (postgresql://user:password@host"
+                             f"/db; shared by replicas; wins over --data-dir; needs `scripts/setup postgres`; "
+                             f"{ENV_PREFIX}VOICE_STORE_URL)")
     voices.add_argument("--max-voices-per-key", type=int, help=f"default 100; {ENV_PREFIX}MAX_VOICES_PER_KEY")
     voices.add_argument("--max-voice-store-bytes", type=int,
                         help=f"total size of all saved voices (default 256 MiB); {ENV_PREFIX}MAX_VOICE_STORE_BYTES")
@@ -110,7 +143,8 @@ def config_from_args(args: argparse.Namespace, base: ServerConfig | None = None)
         name: getattr(args, name)
         for name in ("host", "port", "models_dir", "engine_threads", "log_level",
                      "device", "dtype", "attn_implementation", "model_idle_unload_s", "preload_models", "ref_audio_dir",
-                     "max_batch", "deterministic", "data_dir", "max_voices_per_key", "max_voice_store_bytes")
+                     "max_batch", "deterministic", "data_dir", "voice_store_url", "max_voices_per_key",
+                     "max_voice_store_bytes")
         if getattr(args, name) is not None
     }
     if changes.get("data_dir") is None and config.data_dir is None:
@@ -123,6 +157,29 @@ def config_from_args(args: argparse.Namespace, base: ServerConfig | None = None)
         f.name: getattr(args, f"limit_{f.name}") for f in fields(Limits) if getattr(args, f"limit_{f.name}") is not None
     }
     return replace(config, limits=replace(config.limits, **limit_changes), **changes)
+
+
+def _serve_ray(args: argparse.Namespace) -> int:
+    from realtime.serve_ray.settings import RaySettings
+
+    try:
+        settings = RaySettings(
+            replicas=args.replicas, min_replicas=args.min_replicas, max_replicas=args.max_replicas,
+            target_sessions_per_replica=args.target_sessions_per_replica, cpus_per_replica=args.cpus_per_replica,
+            gpus_per_replica=args.gpus_per_replica, drain_timeout_s=args.drain_timeout_s,
+            max_queued_requests=args.max_queued_requests,
+            host=args.host or "127.0.0.1", port=args.port if args.port is not None else 8000,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        from realtime.serve_ray.app import run
+    except ImportError as exc:
+        print(f"error: Ray Serve is not installed here ({exc}): run scripts/setup ray, then .venv-ray/bin/realtime-tts "
+              "serve-ray", file=sys.stderr)
+        return 2
+    return run(settings, config_from_args(args), address=args.ray_address)
 
 
 def _add_say(subparsers: Any) -> None:
@@ -191,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="realtime-tts", description="Real-time streaming text-to-speech server.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_serve(subparsers)
+    _add_serve_ray(subparsers)
     _add_say(subparsers)
     add_voices_parser(subparsers)
     subparsers.add_parser(
@@ -226,9 +284,16 @@ def main(argv: list[str] | None = None) -> int:
         return run_voices(args)
     if args.command == "serve":
         from realtime.server.run import serve
+        from realtime.voices.store import VoiceStoreError
 
-        serve(config_from_args(args))
+        try:
+            serve(config_from_args(args))
+        except VoiceStoreError as exc:  # unreachable database, bad URL, newer schema: said plainly, no trace
+            print(f"error: saved voices: {exc}", file=sys.stderr)
+            return 2
         return 0
+    if args.command == "serve-ray":
+        return _serve_ray(args)
     return asyncio.run(_say(args))
 
 

@@ -66,6 +66,8 @@ class ServerConfig:
     ref_audio_dir: Path | None = None  # HTTP `ref_audio: "file:<name>"` reads only here; None: never
     # Saved voices (/v1/voices): a SQLite file under data_dir; None: saved voices are off.
     data_dir: Path | None = None
+    # A PostgreSQL URL: the saved voices live there instead (shared by replicas); wins over data_dir.
+    voice_store_url: str | None = None
     max_voices_per_key: int = 100
     max_voice_store_bytes: int = 256 * MIB
 
@@ -135,6 +137,7 @@ def config_from_env(env: Mapping[str, str] | None = None) -> ServerConfig:
         log_level=env.get(ENV_PREFIX + "LOG_LEVEL", base.log_level),
         ref_audio_dir=Path(env[ENV_PREFIX + "REF_AUDIO_DIR"]) if env.get(ENV_PREFIX + "REF_AUDIO_DIR") else None,
         data_dir=Path(env[ENV_PREFIX + "DATA_DIR"]) if env.get(ENV_PREFIX + "DATA_DIR") else None,
+        voice_store_url=env.get(ENV_PREFIX + "VOICE_STORE_URL", "").strip() or None,
         max_voices_per_key=int(env.get(ENV_PREFIX + "MAX_VOICES_PER_KEY", base.max_voices_per_key)),
         max_voice_store_bytes=int(env.get(ENV_PREFIX + "MAX_VOICE_STORE_BYTES", base.max_voice_store_bytes)),
         **_model_options_from_env(env, base),

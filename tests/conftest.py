@@ -13,6 +13,7 @@ import pytest
 from realtime.backend.backend import TTSBackend
 from realtime.config import Limits, ServerConfig
 from realtime.server.run import BackgroundServer
+from tests.support.postgres import postgres_server, postgres_url  # noqa: F401 (fixtures: a throw-away PostgreSQL)
 
 T = TypeVar("T")
 

@@ -8,6 +8,7 @@
     decoder  the streaming codec decoder (decoder.py)
     words    word timestamps: boundary error, aligner cost, first audio (words.py)
     voices   first audio with saved voices vs predefined speakers (voices.py)
+    store    the voice store alone: create, get, list on SQLite and PostgreSQL (store.py)
 
 Each module is imported only when its sub-command runs: most need the Qwen3 stack.
 """
@@ -25,6 +26,7 @@ SUBCOMMANDS: Final[dict[str, tuple[str, str]]] = {
     "decoder": ("realtime.bench.decoder", "the streaming codec decoder (needs `scripts/setup qwen`)"),
     "words": ("realtime.bench.words", "word timestamps: boundary error, aligner cost, first audio with them on"),
     "voices": ("realtime.bench.voices", "first audio with saved voices vs predefined speakers (needs Qwen3 checkpoints)"),
+    "store": ("realtime.bench.store", "the voice store alone: create, get, list on SQLite and PostgreSQL (--voice-store-url)"),
 }
 DEFAULT_SUBCOMMAND: Final = "socket"
 

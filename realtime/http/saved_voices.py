@@ -21,26 +21,11 @@ from realtime.http.protocol import decode_reference
 from realtime.http.references import read_reference_file
 from realtime.http.speech import LARGE_BODY_BYTES, max_body_bytes, parse_json, read_body
 from realtime.audio.formats import FORMATS
+from realtime.http.voice_errors import api_error
 from realtime.voices.library import VoiceLibrary, VoiceLibraryError, describe
 from realtime.voices.requests import BlendBody, CloneBody, DesignBody, Issue, parse_create, parse_page, parse_rename
 
-# How each library error is answered: (status, OpenAI-style code).
-STATUS_OF_KIND: dict[str, tuple[int, str]] = {
-    "invalid": (400, "invalid_value"),
-    "not_found": (404, "voice_not_found"),
-    "model_not_found": (404, "model_not_found"),
-    "no_model": (409, "model_unavailable"),
-    "bad_reference_audio": (422, "bad_reference_audio"),
-    "quota_voices": (409, "voice_limit_reached"),
-    "quota_bytes": (507, "voice_store_full"),
-    "failed": (500, "voice_creation_failed"),
-}
 SAMPLE_DEFAULT_FORMAT = "wav"
-
-
-def api_error(error: VoiceLibraryError) -> ApiError:
-    status, code = STATUS_OF_KIND[error.kind]
-    return ApiError(status, error.message, code, param=error.param)
 
 
 def _problems(issues: list[Issue]) -> ApiError:
@@ -51,7 +36,8 @@ def _library(request: Request) -> VoiceLibrary:
     check_access(request.headers, request.app.state.access)
     library: VoiceLibrary | None = request.app.state.voices
     if library is None:
-        raise ApiError(404, "saved voices are off on this server: start it with --data-dir DIR", "voices_disabled")
+        raise ApiError(404, "saved voices are off on this server: start it with --data-dir DIR or --voice-store-url URL",
+                       "voices_disabled")
     if not request.app.state.backend.ready:
         raise ApiError(503, "the server is still loading its models", "not_ready", headers={"Retry-After": "1"})
     return library
@@ -204,5 +190,8 @@ async def saved_voice_entries(request: Request, limit: int = 100) -> list[dict[s
     library: VoiceLibrary | None = request.app.state.voices
     if library is None:
         return []
-    page = await library.list(_owner(request), limit, None)
+    try:
+        page = await library.list(_owner(request), limit, None)
+    except VoiceLibraryError as error:  # the store out of reach: the whole answer is a 503, not a silent []
+        raise api_error(error) from None
     return [describe(record) for record in page.records]

@@ -27,9 +27,11 @@ from realtime.http.errors import ApiError, Problem, combine, problem_from_field
 from realtime.http.protocol import SpeechRequest, parse_speech_request
 from realtime.http.references import read_reference_file
 from realtime.http.streaming import RacingStreamingResponse
+from realtime.http.voice_errors import api_error
 from realtime.http.voices import resolve_model, resolve_speaker, socket_voice_fields
 from realtime.metrics import Metrics
 from realtime.pipeline.speech import OutputPlan, SpeechPipeline
+from realtime.voices.library import VoiceLibraryError
 from realtime.voices.requests import is_voice_id
 from realtime.protocol.errors import ErrorCode, FieldError, field_errors_from
 from realtime.protocol.messages import MODES, VoiceSpec, parse_voice
@@ -156,9 +158,12 @@ async def _prepare(request: Request, spec: VoiceSpec) -> VoiceRequest:
     if spec.voice is not None:
         library = request.app.state.voices
         if library is None:
-            raise ApiError(404, "voice: saved voices are off on this server (it has no --data-dir)", "voice_not_found",
-                           param="voice")
-        resolved, errors = await library.resolve(spec, request_owner(request.headers, request.app.state.access))
+            raise ApiError(404, "voice: saved voices are off on this server (it has no --data-dir or --voice-store-url)",
+                           "voice_not_found", param="voice")
+        try:
+            resolved, errors = await library.resolve(spec, request_owner(request.headers, request.app.state.access))
+        except VoiceLibraryError as error:  # the store out of reach: 503, try again
+            raise api_error(error) from None
         if resolved is None:
             raise combine([_saved_voice_problem(error) for error in errors])
         spec, saved = resolved.spec, resolved.saved

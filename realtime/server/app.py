@@ -32,7 +32,7 @@ from realtime.server.websocket import RealtimeEndpoint
 from realtime.session.capacity import SessionSlots
 from realtime.session.pending import PendingConnections
 from realtime.voices.library import VoiceLibrary
-from realtime.voices.sqlite import SQLiteVoiceStore
+from realtime.voices.opening import open_voice_store
 from realtime.voices.store import Quota
 
 logger = logging.getLogger(__name__)
@@ -144,8 +144,9 @@ def create_app(config: ServerConfig | None = None, backend: TTSBackend | None = 
 
 
 def open_voice_library(config: ServerConfig, backend: TTSBackend) -> VoiceLibrary | None:
-    """The saved-voice library under `config.data_dir` (migrated at open), or None when voices are off."""
-    if config.data_dir is None:
+    """The saved-voice library (PostgreSQL at `voice_store_url`, else SQLite under `data_dir`), or None when off."""
+    store = open_voice_store(config.voice_store_url, config.data_dir)
+    if store is None:
         return None
     quota = Quota(max_voices_per_owner=config.max_voices_per_key, max_store_bytes=config.max_voice_store_bytes)
-    return VoiceLibrary(SQLiteVoiceStore.in_directory(config.data_dir), backend, quota=quota, limits=config.limits)
+    return VoiceLibrary(store, backend, quota=quota, limits=config.limits)

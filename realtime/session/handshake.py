@@ -18,12 +18,14 @@ from realtime.protocol.errors import ErrorCode, FieldError, ProtocolError, combi
 from realtime.protocol.messages import PROTOCOL_VERSION, SessionStart, VoiceSpec, message_type, parse_session_start
 from realtime.session.capacity import SessionSlots
 from realtime.session.context import StreamSettings
-from realtime.voices.library import owner_of
+from realtime.voices.library import VoiceLibraryError, owner_of
 
 if TYPE_CHECKING:
     from realtime.voices.library import VoiceLibrary
 
 OVER_CAPACITY_RETRY_MS = 1000
+# The saved-voice store out of reach (a database restart or failover): 1013 "try again later" too.
+STORE_RETRY_AFTER_MS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +85,15 @@ async def prepare_voice(
         saved = None
         if spec.voice is not None:
             if voices is None:
-                voice_errors = [FieldError("voice", "saved voices are off on this server (it has no --data-dir)",
+                voice_errors = [FieldError("voice", "saved voices are off on this server "
+                                                    "(it has no --data-dir or --voice-store-url)",
                                            ErrorCode.UNKNOWN_VOICE)]
             else:
-                resolved, voice_errors = await voices.resolve(spec, owner)
+                try:
+                    resolved, voice_errors = await voices.resolve(spec, owner)
+                except VoiceLibraryError as error:  # the store out of reach: "try again later", not "no such voice"
+                    raise ProtocolError(ErrorCode.OVER_CAPACITY, f"voice: {error.message}", fatal=fatal, ctx=ctx,
+                                        retry_after_ms=STORE_RETRY_AFTER_MS, details={"fields": ["voice"]}) from None
                 if resolved is not None:
                     spec, saved = resolved.spec, resolved.saved
             errors = [*errors, *voice_errors]

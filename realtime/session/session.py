@@ -340,12 +340,17 @@ class Session:
         return context
 
     async def _check_saved_voice_exists(self, request: VoiceRequest, ctx: str) -> None:
-        """A new context on a saved voice deleted since session.start is refused (open ones keep speaking)."""
+        """A new context on a saved voice deleted since session.start is refused (open ones keep speaking).
+
+        While the store is out of reach the voice is taken as still there: the session already holds its prompt.
+        """
         if request.voice_id is None or self._voices is None:
             return
         try:
             await self._voices.get(self._owner, request.voice_id)
-        except VoiceLibraryError:
+        except VoiceLibraryError as error:
+            if error.kind == "unavailable":  # cannot tell: the session holds the voice's prompt, so it keeps speaking
+                return
             raise ProtocolError(
                 ErrorCode.UNKNOWN_VOICE,
                 f"voice: saved voice {request.voice_id!r} was deleted; contexts already open keep speaking it, "

@@ -41,11 +41,20 @@ def to_blob(array: np.ndarray) -> TensorBlob:
     return TensorBlob(dtype, tuple(int(n) for n in array.shape), np.ascontiguousarray(little).tobytes())
 
 
-def from_blob(dtype: str, shape: str | tuple[int, ...], data: bytes) -> np.ndarray:
+def check_blob_size(dtype: str, shape: str | tuple[int, ...], size: int) -> tuple[int, ...]:
+    """The array's dimensions, if `size` bytes hold a `dtype` array of `shape`; else BlobError.
+
+    Apart from decoding so a store can check its tensors without reading their bytes.
+    """
     if dtype not in DTYPES:
         raise BlobError(f"unknown stored dtype {dtype!r}")
     dims = tuple(json.loads(shape)) if isinstance(shape, str) else tuple(shape)
     expected = int(np.prod(dims, dtype=np.int64)) * np.dtype(dtype).itemsize
-    if len(data) != expected:
-        raise BlobError(f"blob of {len(data)} bytes does not hold a {dtype} array of shape {dims}")
+    if size != expected:
+        raise BlobError(f"blob of {size} bytes does not hold a {dtype} array of shape {dims}")
+    return dims
+
+
+def from_blob(dtype: str, shape: str | tuple[int, ...], data: bytes) -> np.ndarray:
+    dims = check_blob_size(dtype, shape, len(data))
     return np.frombuffer(data, dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype).reshape(dims)

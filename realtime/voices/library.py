@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -36,19 +37,24 @@ from realtime.voices.store import (
     VoiceQuotaError,
     VoiceRecord,
     VoiceStore,
+    VoiceStoreUnavailable,
 )
 
 PREVIEW_TEXT: Final = "This is how this voice sounds."
 PREVIEW_MAX_FRAMES: Final = 75  # 6 s at 12.5 frames/s: a preview stays short even if the model never stops
 PREVIEW_SEED: Final = 0  # the same preview every time
 RECORD_OVERHEAD_BYTES: Final = 512  # a voice's row beside its tensors, counted against the store's limit
+# What a client hears while the voice store is out of reach (the reason, with its host, goes to the log only).
+STORE_UNAVAILABLE_MESSAGE: Final = "the saved-voice library is unreachable right now; try again shortly"
+
+logger = logging.getLogger(__name__)
 
 
 class VoiceLibraryError(Exception):
     """A voices request that cannot be done; `kind` says why (the HTTP door maps it to a status)."""
 
     KINDS: Final = ("invalid", "not_found", "model_not_found", "no_model", "bad_reference_audio",
-                    "quota_voices", "quota_bytes", "failed")
+                    "quota_voices", "quota_bytes", "failed", "unavailable")
 
     def __init__(self, kind: str, message: str, param: str | None = None) -> None:
         super().__init__(message)
@@ -131,7 +137,12 @@ class VoiceLibrary:
         self._executor = ThreadPoolExecutor(max_workers=store_threads, thread_name_prefix="voices")
 
     async def _in_store(self, function: Any, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, lambda: function(*args, **kwargs))
+        """A store call off the loop; a store out of reach is VoiceLibraryError("unavailable") (details logged, not sent)."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, lambda: function(*args, **kwargs))
+        except VoiceStoreUnavailable as exc:
+            logger.warning("saved voices unavailable: %s", exc)
+            raise VoiceLibraryError("unavailable", STORE_UNAVAILABLE_MESSAGE) from None
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
@@ -285,7 +296,10 @@ class VoiceLibrary:
 
     # -- using ----------------------------------------------------------------------------------
     async def resolve(self, spec: VoiceSpec, owner: str, param: str = "voice") -> tuple[ResolvedVoice | None, list[FieldError]]:
-        """Bind `spec.voice` to its stored prompt and model, or say why not (unknown_voice)."""
+        """Bind `spec.voice` to its stored prompt and model, or say why not (unknown_voice).
+
+        A store out of reach is not an answer about the voice: it raises VoiceLibraryError("unavailable").
+        """
         assert spec.voice is not None
         try:
             stored: StoredVoice = await self._in_store(self.store.get, owner, spec.voice)

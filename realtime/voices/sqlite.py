@@ -25,6 +25,7 @@ from realtime.voices.blobs import from_blob, to_blob
 from realtime.voices.store import (
     Page,
     Quota,
+    SchemaTooNew,
     StoredVoice,
     VoiceNotFound,
     VoiceQuotaError,
@@ -68,10 +69,6 @@ SCHEMA_VERSION = len(MIGRATIONS)
 _RECORD_COLUMNS = (
     "id, owner, name, model, family, source, x_vector_only, ref_text, language, created_at, size_bytes, details"
 )
-
-
-class SchemaTooNew(RuntimeError):
-    """The file was written by a newer version of the server."""
 
 
 def _record(row: tuple[Any, ...]) -> VoiceRecord:

@@ -5,8 +5,8 @@ scoped to an owner (a hash of the API key, "" when keys are off): another owner'
 does not exist for the caller. Every write is one transaction: a create is all there or
 not there at all, and the quota check happens inside the same transaction as the insert,
 so concurrent creates cannot overrun a limit. Methods block: callers run them off the
-event loop. SQLite (`sqlite.py`) is the default; a server-side database can implement
-the same class for several replicas.
+event loop. SQLite (`sqlite.py`) is the default; PostgreSQL (`postgres.py`) serves several
+replicas from one database; `opening.py` picks one from the configuration.
 """
 
 from __future__ import annotations
@@ -24,6 +24,14 @@ class VoiceStoreError(Exception):
 
 class VoiceNotFound(VoiceStoreError):
     """No such voice for this owner (deleted, never made, or another owner's)."""
+
+
+class SchemaTooNew(VoiceStoreError):
+    """The database was written by a newer version of the server: refused rather than misread."""
+
+
+class VoiceStoreUnavailable(VoiceStoreError):
+    """The store cannot be opened (database unreachable, bad URL, driver missing); said once, at start-up."""
 
 
 class VoiceQuotaError(VoiceStoreError):
@@ -102,6 +110,14 @@ class VoiceStore(ABC):
     @abstractmethod
     def delete(self, owner: str, voice_id: str) -> None:
         """Remove the voice and its tensors; VoiceNotFound if absent."""
+
+    @abstractmethod
+    def schema_version(self) -> int:
+        """The version of the schema the store is at (migrated at open)."""
+
+    @abstractmethod
+    def integrity(self) -> list[str]:
+        """Problems found in the stored data (tensors without voices, voices without an x_vector...); [] when sound."""
 
     def close(self) -> None:
         """Release connections."""

@@ -13,7 +13,7 @@ from realtime.cli import main
 def test_every_sub_command_names_a_module_with_a_main() -> None:
     for name, (module, _) in bench.SUBCOMMANDS.items():
         assert callable(importlib.import_module(module).main), name
-    assert set(bench.SUBCOMMANDS) == {"socket", "qwen", "frames", "decoder", "words", "voices"}
+    assert set(bench.SUBCOMMANDS) == {"socket", "qwen", "frames", "decoder", "words", "voices", "store"}
 
 
 def test_list_names_every_benchmark(capsys: pytest.CaptureFixture[str]) -> None:

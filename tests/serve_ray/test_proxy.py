@@ -1,0 +1,148 @@
+"""The middleware Ray's proxy runs (realtime/serve_ray/proxy.py), around stand-ins for the proxy's relay,
+under a real uvicorn with real WebSocket and HTTP clients: what a client sees when a replica goes away
+or when Ray itself refuses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import msgpack
+import pytest
+import uvicorn
+import websockets
+from starlette.types import Receive, Scope, Send
+
+from realtime.serve_ray.proxy import SERVICE_RESTART, ReplicaFailureMiddleware
+from tests.conftest import run
+
+
+async def relay_that_loses_its_replica(scope: Scope, receive: Receive, send: Send) -> None:
+    """Ray's relay when the replica dies: the socket was accepted, a frame went out, then the relay just ends;
+    an HTTP stream started, then ends without its last piece."""
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept", "subprotocol": "tts.v1.msgpack"})
+        await send({"type": "websocket.send", "bytes": msgpack.packb({"type": "session.ready"})})
+        return
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"audio/pcm")]})
+        await send({"type": "http.response.body", "body": b"\x00\x01" * 512, "more_body": True})
+        return
+
+
+async def relay_that_refuses(scope: Scope, receive: Receive, send: Send) -> None:
+    """Ray's own refusal (every replica at its limit, the queue full): plain text 503, to sockets too."""
+    if scope["type"] not in ("http", "websocket"):
+        return
+    await send({"type": "http.response.start", "status": 503,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"retry-after", b"3")]})
+    await send({"type": "http.response.body", "body": b"Request dropped due to backpressure", "more_body": False})
+
+
+async def relay_that_finishes(scope: Scope, receive: Receive, send: Send) -> None:
+    """A replica that closes its socket itself, and answers HTTP whole."""
+    if scope["type"] == "websocket":
+        await receive()
+        await send({"type": "websocket.accept", "subprotocol": "tts.v1.msgpack"})
+        await send({"type": "websocket.close", "code": 1000})
+        return
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 503, "headers": [
+            (b"content-type", b"application/json"), (b"x-request-id", b"req-1"), (b"X-Request-ID", b"req-1")]})
+        await send({"type": "http.response.body", "body": b'{"error": {"code": "over_capacity"}}'})
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def proxies() -> Iterator[dict[str, str]]:
+    """One uvicorn per stand-in relay, each behind the middleware; yields their base URLs by name."""
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+    urls = {}
+    for name, app in (("lost", relay_that_loses_its_replica), ("refused", relay_that_refuses),
+                      ("finished", relay_that_finishes)):
+        port = _free_port()
+        server = uvicorn.Server(uvicorn.Config(ReplicaFailureMiddleware(app), host="127.0.0.1", port=port,
+                                               log_level="error", lifespan="off"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        urls[name] = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while not all(server.started for server, _ in servers):
+        assert time.monotonic() < deadline, "the stand-in proxies did not start"
+        time.sleep(0.02)
+    yield urls
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_a_socket_whose_replica_goes_away_is_closed_1012(proxies: dict[str, str]) -> None:
+    async def body() -> None:
+        async with websockets.connect(f"ws://{proxies['lost']}/v1/realtime", subprotocols=["tts.v1.msgpack"]) as ws:
+            assert msgpack.unpackb(await ws.recv())["type"] == "session.ready"
+            with pytest.raises(websockets.ConnectionClosedError):
+                await ws.recv()
+            assert ws.close_code == SERVICE_RESTART
+            assert "reconnect" in ws.close_reason
+
+    run(body())
+
+
+def test_an_http_stream_whose_replica_goes_away_ends_incomplete(proxies: dict[str, str]) -> None:
+    with pytest.raises(httpx.RemoteProtocolError):
+        with httpx.stream("POST", f"http://{proxies['lost']}/v1/audio/speech", timeout=30) as response:
+            assert response.status_code == 200
+            for _ in response.iter_bytes():
+                pass
+
+
+def test_ray_refusing_a_socket_is_the_protocols_over_capacity(proxies: dict[str, str]) -> None:
+    async def body() -> None:
+        async with websockets.connect(f"ws://{proxies['refused']}/v1/realtime", subprotocols=["tts.v1.msgpack"]) as ws:
+            assert ws.subprotocol == "tts.v1.msgpack"
+            error = msgpack.unpackb(await ws.recv())
+            with pytest.raises(websockets.ConnectionClosedError):
+                await ws.recv()
+        assert error["type"] == "error" and error["code"] == 1013 and error["name"] == "over_capacity"
+        assert error["fatal"] is True and error["retry_after_ms"] == 3000
+        assert ws.close_code == 1013
+
+    run(body())
+
+
+def test_ray_refusing_an_api_request_answers_in_openai_shape(proxies: dict[str, str]) -> None:
+    response = httpx.post(f"http://{proxies['refused']}/v1/audio/speech", json={}, timeout=30)
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "3"
+    assert response.json()["error"]["code"] == "over_capacity"
+    assert response.json()["error"]["type"] == "server_error"
+
+
+def test_a_refusal_outside_the_api_is_left_as_ray_wrote_it(proxies: dict[str, str]) -> None:
+    response = httpx.get(f"http://{proxies['refused']}/health", timeout=30)
+    assert response.status_code == 503 and response.text == "Request dropped due to backpressure"
+
+
+def test_what_a_replica_answers_itself_passes_unchanged(proxies: dict[str, str]) -> None:
+    async def body() -> None:
+        async with websockets.connect(f"ws://{proxies['finished']}/v1/realtime", subprotocols=["tts.v1.msgpack"]) as ws:
+            with pytest.raises(websockets.ConnectionClosedOK):
+                await ws.recv()
+            assert ws.close_code == 1000
+
+    run(body())
+    response = httpx.post(f"http://{proxies['finished']}/v1/audio/speech", json={}, timeout=30)
+    assert response.status_code == 503 and json.loads(response.content) == {"error": {"code": "over_capacity"}}
+    assert response.headers.get_list("x-request-id") == ["req-1"]  # Ray's second copy dropped
