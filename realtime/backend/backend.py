@@ -51,18 +51,24 @@ MAX_CONSECUTIVE_SEGMENT_FAILURES = 3
 class SegmentFailures:
     """The rule for segments the engine fails on, the same for a socket context and an HTTP utterance."""
 
-    __slots__ = ("_in_a_row",)
+    __slots__ = ("_in_a_row", "_any_spoken")
 
     def __init__(self) -> None:
         self._in_a_row = 0
+        self._any_spoken = False
 
     def spoken(self) -> None:
         self._in_a_row = 0
+        self._any_spoken = True
 
-    def failed(self) -> bool:
-        """Count one failed segment; True when the stream must fail rather than skip it."""
+    def failed(self, *, last_of_text: bool = False) -> bool:
+        """Count one failed segment; True when the stream must fail rather than skip it.
+
+        `last_of_text`: the segment ends a whole text (HTTP): a text none of whose segments
+        could be spoken fails too, rather than answering an empty file.
+        """
         self._in_a_row += 1
-        return self._in_a_row >= MAX_CONSECUTIVE_SEGMENT_FAILURES
+        return self._in_a_row >= MAX_CONSECUTIVE_SEGMENT_FAILURES or (last_of_text and not self._any_spoken)
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,7 +351,6 @@ class TTSBackend:
         segments = segmenter.feed(text) + segmenter.flush()
         voice = await self.open_voice(request)
         failures = SegmentFailures()
-        spoken = 0
         try:
             for index, segment in enumerate(segments):
                 stream = self.stream(voice, segment.text, first_segment_of=request if index == 0 else None)
@@ -353,10 +358,8 @@ class TTSBackend:
                     async for chunk in stream:
                         yield UtterancePiece(index, len(segments), chunk, segment.text, segment.char_start)
                     failures.spoken()
-                    spoken += 1
                 except GenerationError as exc:
-                    last = index == len(segments) - 1
-                    if failures.failed() or (last and not spoken):
+                    if failures.failed(last_of_text=index == len(segments) - 1):
                         raise
                     # Skipped: the body goes on with the next segment (the status line may be gone).
                     logger.warning("segment %d of %d could not be spoken, skipped: %s", index, len(segments), exc)

@@ -218,8 +218,8 @@ async def create_speech(request: Request) -> Response:
     plan = OutputPlan(
         speech.response_format, speech.sample_rate, speech.speed, limits.max_segment_chars, speech.timestamps
     )
-    pipeline = SpeechPipeline(backend, voice_request, speech.input, plan)
-    pieces = pipeline.chunks()
+    pipeline = SpeechPipeline(backend, voice_request, plan)
+    pieces = pipeline.encoded(speech.input)
     if speech.stream_format == "sse":
         body_stream, media_type = sse_events(pieces, speech, voice_request, pipeline.meter), SSE_MEDIA_TYPE
     else:

@@ -8,7 +8,8 @@ import pytest
 from realtime.backend import TTSBackend
 from realtime.engines.voice_spec import VoiceSpec
 from realtime.metrics import Metrics
-from realtime.pipeline.speech import OutputPlan, SegmentWordsEvent, SpeechPipeline
+from realtime.pipeline.speech import OutputPlan, SpeechPipeline
+from realtime.pipeline.words import SegmentWordsEvent
 from tests.support.codecs import decode_at
 from tests.test_metrics import sample
 
@@ -31,8 +32,8 @@ def _speak(backend, plan: OutputPlan, text: str = "Hello there. How are you toda
     async def body() -> tuple[SpeechPipeline, list[bytes | SegmentWordsEvent]]:
         request, problems = await instance.prepare_voice(VoiceSpec(seed=7), 7)
         assert request is not None, problems
-        pipeline = SpeechPipeline(instance, request, text, plan)
-        return pipeline, [piece async for piece in pipeline.chunks()]
+        pipeline = SpeechPipeline(instance, request, plan)
+        return pipeline, [piece async for piece in pipeline.encoded(text)]
 
     return loop.run_until_complete(body())
 
