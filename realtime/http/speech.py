@@ -30,6 +30,7 @@ from realtime.http.streaming import RacingStreamingResponse
 from realtime.http.voices import resolve_model, resolve_speaker, socket_voice_fields
 from realtime.metrics import Metrics
 from realtime.pipeline.speech import OutputPlan, SpeechPipeline
+from realtime.problems import ProblemRank
 from realtime.voices.requests import is_voice_id
 from realtime.protocol.errors import ErrorCode, FieldError, field_errors_from
 from realtime.protocol.messages import MODES, VoiceSpec, parse_voice
@@ -125,7 +126,9 @@ async def _voice_spec(request: Request, speech: SpeechRequest, problems: list[Pr
                 read_reference_file, state.config.ref_audio_dir, speech.ref_audio_file, state.config.limits.max_reference_bytes
             )
         except ApiError as exc:
-            problems.append(Problem("ref_audio", exc.message, exc.status, exc.code))
+            # A file that is not there is reference audio that cannot be used: it ranks as such (realtime/problems.py).
+            rank = ProblemRank.BAD_REFERENCE_AUDIO if exc.status == 404 else None
+            problems.append(Problem("ref_audio", exc.message, exc.status, exc.code, rank))
     if ref_audio is not None and mode != "voice_clone" and saved_voice is None:
         problems.append(Problem("ref_audio", "is only used in mode voice_clone; set mode to voice_clone"))
         ref_audio = None
