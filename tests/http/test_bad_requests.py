@@ -226,7 +226,7 @@ def test_bad_reference_audio(cloning_server, changes: dict[str, Any], status: in
 def test_unusable_reference_audio_answers_before_a_voice_the_server_lacks(cloning_server, server) -> None:
     """One ranking for both doors (realtime/problems.py): 422 as the socket's 4103, every problem still named."""
     garbage = base64.b64encode(bytes(range(256)) * 8).decode()
-    error = check(post_speech(cloning_server, clone(model="nope", ref_audio=garbage)), 422, "ref_audio",
+    error = check(post_speech(cloning_server, {**clone(ref_audio=garbage), "model": "nope"}), 422, "ref_audio",
                   "bad_reference_audio", "nope")
     assert sorted(error["fields"]) == ["model", "ref_audio"]
     # The embedded engine cannot clone at all: still the reference audio first, the mode named too.
