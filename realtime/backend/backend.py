@@ -239,7 +239,7 @@ class TTSBackend:
             engine = self._engines[default]
         return engine.info.name, engine.check(spec)
 
-    async def prepare_voice(
+    async def bind_voice(
         self, spec: VoiceSpec, seed: int, saved: VoicePrint | None = None
     ) -> tuple[VoiceRequest | None, list[VoiceProblem]]:
         """Everything `session.start` or `context.start` must judge at once, decoding reference audio off the loop.
@@ -282,16 +282,16 @@ class TTSBackend:
             raise RuntimeError("the backend is not initialized")
         return self._executor
 
-    async def open_voice(self, request: VoiceRequest) -> Voice:
-        engine = self._engines[request.model]
+    async def open_voice(self, voice_request: VoiceRequest) -> Voice:
+        engine = self._engines[voice_request.model]
         try:
             return await asyncio.get_running_loop().run_in_executor(
-                self._require_executor(), engine.open_voice, request
+                self._require_executor(), engine.open_voice, voice_request
             )
         except GenerationError:
             raise
         except Exception as exc:
-            raise GenerationError(f"preparing the voice on {request.model} failed: {exc}") from exc
+            raise GenerationError(f"preparing the voice on {voice_request.model} failed: {exc}") from exc
 
     @staticmethod
     def speakable(text: str) -> str:
@@ -326,13 +326,13 @@ class TTSBackend:
             max_reference_bytes=self.limits.max_reference_bytes,
         )
         seed = spec.seed if spec.seed is not None else draw_seed()
-        request, problems = (None, []) if errors else await self.prepare_voice(spec, seed)
-        if errors or problems or request is None:
+        voice_request, problems = (None, []) if errors else await self.bind_voice(spec, seed)
+        if errors or problems or voice_request is None:
             raise ValueError("; ".join(error.describe() for error in [*errors, *problems]))
-        sample_rate = self.model_info(request.model).sample_rate
+        sample_rate = self.model_info(voice_request.model).sample_rate
         timeline = Timeline(sample_rate)
         try:
-            async for piece in self.utterance(request, text):
+            async for piece in self.utterance(voice_request, text):
                 is_last = piece.chunk.final and piece.segment == piece.segments - 1
                 span = timeline.advance(len(piece.chunk.samples))
                 yield AudioChunk(piece.chunk.samples, sample_rate, is_last, "pcm", span.start_ms)
@@ -340,7 +340,7 @@ class TTSBackend:
             raise RuntimeError(f"{spec.mode} generation failed: {exc}") from exc
 
     async def utterance(
-        self, request: VoiceRequest, text: str, max_segment_chars: int | None = None
+        self, voice_request: VoiceRequest, text: str, max_segment_chars: int | None = None
     ) -> AsyncGenerator[UtterancePiece, None]:
         """One whole text as the socket speaks it: auto-segmented, segment after segment through one voice.
 
@@ -349,11 +349,11 @@ class TTSBackend:
         policy = SegmenterPolicy(mode="auto", max_chars=max_segment_chars or self.limits.max_segment_chars)
         segmenter = Segmenter(policy)
         segments = segmenter.feed(text) + segmenter.flush()
-        voice = await self.open_voice(request)
+        voice = await self.open_voice(voice_request)
         failures = SegmentFailures()
         try:
             for index, segment in enumerate(segments):
-                stream = self.stream(voice, segment.text, first_segment_of=request if index == 0 else None)
+                stream = self.stream(voice, segment.text, first_segment_of=voice_request if index == 0 else None)
                 try:
                     async for chunk in stream:
                         yield UtterancePiece(index, len(segments), chunk, segment.text, segment.char_start)

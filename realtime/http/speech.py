@@ -151,7 +151,7 @@ def _add_new(problems: list[Problem], errors: list[FieldError]) -> None:
     problems.extend(p for p in map(problem_from_field, errors) if p.param not in reported)
 
 
-async def _prepare(request: Request, spec: VoiceSpec) -> VoiceRequest:
+async def _bind_voice(request: Request, spec: VoiceSpec) -> VoiceRequest:
     """Bind the voice to its model, decoding reference audio (or loading a saved voice) off the loop, as session.start does."""
     backend: TTSBackend = request.app.state.backend
     seed = spec.seed if spec.seed is not None else draw_seed()
@@ -165,7 +165,7 @@ async def _prepare(request: Request, spec: VoiceSpec) -> VoiceRequest:
         if resolved is None:
             raise combine([_saved_voice_problem(error) for error in errors])
         spec, saved = resolved.spec, resolved.saved
-    voice_request, errors = await backend.prepare_voice(spec, seed, saved)
+    voice_request, errors = await backend.bind_voice(spec, seed, saved)
     if errors or voice_request is None:
         raise combine([problem_from_field(error) for error in field_errors_from(errors)]
                       or [Problem(None, "the voice could not be prepared")])
@@ -209,7 +209,7 @@ async def create_speech(request: Request) -> Response:
         raise combine(problems)
     lease = _Lease(request)
     try:
-        voice_request = await _prepare(request, spec)
+        voice_request = await _bind_voice(request, spec)
     except BaseException:
         lease.release()
         raise

@@ -1,4 +1,4 @@
-"""The one synthesis pipeline both doors use: a prepared voice plus text segments in, one stream out.
+"""The one synthesis pipeline both doors use: a voice request plus text segments in, one stream out.
 
 `SpeechPipeline` is one stream (a socket context, an HTTP request): it opens the
 engine's voice, speaks segment after segment (`speak`: the lead-in cut on the first,
@@ -80,7 +80,7 @@ def _never() -> bool:
 
 
 class SpeechPipeline:
-    """One stream of one prepared voice: segments in, events out in order, audio delivered when the door says."""
+    """One stream of one voice request: segments in, events out in order, audio delivered when the door says."""
 
     def __init__(
         self,

@@ -60,7 +60,7 @@ class Context:
     def __init__(
         self,
         name: str,
-        request: VoiceRequest,
+        voice_request: VoiceRequest,
         settings: StreamSettings,
         backend: TTSBackend,
         outbox: Outbox,
@@ -70,7 +70,7 @@ class Context:
         metrics: Metrics | None = None,
     ) -> None:
         self.name = name
-        self.request = request
+        self.voice_request = voice_request
         self.state = ContextState.OPEN
         self._settings = settings
         self._outbox = outbox
@@ -83,7 +83,7 @@ class Context:
         )
         plan = OutputPlan(settings.format, settings.sample_rate, 1.0, settings.max_segment_chars, settings.timestamps)
         self._pipeline = SpeechPipeline(
-            backend, request, plan, on_words=self._send_words, label=f"session {session_id} ctx {name}"
+            backend, voice_request, plan, on_words=self._send_words, label=f"session {session_id} ctx {name}"
         )
         # This stream's audio in the outbox, told apart from an earlier stream of the same name
         # whose last chunks may still wait there: a cancel drops only its own.
@@ -312,5 +312,5 @@ class Context:
             "segments": segments,
             "ttfa_ms": ttfa_ms,
             "rtf": rtf,
-            "seed": self.request.seed,
+            "seed": self.voice_request.seed,
         }

@@ -30,7 +30,7 @@ def _speak(backend, plan: OutputPlan, text: str = "Hello there. How are you toda
     instance, loop = backend
 
     async def body() -> tuple[SpeechPipeline, list[bytes | SegmentWordsEvent]]:
-        request, problems = await instance.prepare_voice(VoiceSpec(seed=7), 7)
+        request, problems = await instance.bind_voice(VoiceSpec(seed=7), 7)
         assert request is not None, problems
         pipeline = SpeechPipeline(instance, request, plan)
         return pipeline, [piece async for piece in pipeline.encoded(text)]
