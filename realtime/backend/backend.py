@@ -12,6 +12,7 @@ import logging
 import secrets
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -89,8 +90,13 @@ class UtterancePiece:
     segment: int
     segments: int
     chunk: EngineChunk
-    text: str = ""  # the segment's text, as sent to the engine
-    char_start: int = 0  # where it starts in the utterance's text
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentSkipped:
+    """The engine failed on this segment and the failure rule says skip it: it ends here, the stream goes on."""
+
+    error: GenerationError
 
 
 def _trimmed(chunks: Iterator[EngineChunk], trimmer: LeadingSilenceTrimmer) -> Iterator[EngineChunk]:
@@ -339,12 +345,42 @@ class TTSBackend:
         except GenerationError as exc:
             raise RuntimeError(f"{spec.mode} generation failed: {exc}") from exc
 
+    async def speak_segment(
+        self,
+        voice: Voice,
+        text: str,
+        failures: SegmentFailures,
+        cancel: CancelFlag | None = None,
+        *,
+        first_segment_of: VoiceRequest | None = None,
+        last_of_text: bool = False,
+    ) -> AsyncGenerator[EngineChunk | SegmentSkipped, None]:
+        """One segment's chunks under the failure rule, for every path that speaks (the pipeline, the facade).
+
+        A segment the engine fails on ends with `SegmentSkipped` (the segment is closed where it
+        stopped) unless `failures` says the engine, not the text, is failing: then GenerationError
+        is raised. Closing the generator stops the engine within one step.
+        """
+        stream = self.stream(voice, text, cancel, first_segment_of=first_segment_of)
+        try:
+            async for chunk in stream:
+                yield chunk
+            failures.spoken()
+        except GenerationError as exc:
+            if failures.failed(last_of_text=last_of_text):
+                raise
+            yield SegmentSkipped(exc)
+        finally:
+            await stream.aclose()
+
     async def utterance(
         self, voice_request: VoiceRequest, text: str, max_segment_chars: int | None = None
     ) -> AsyncGenerator[UtterancePiece, None]:
-        """One whole text as the socket speaks it: auto-segmented, segment after segment through one voice.
+        """One whole text's engine audio, auto-segmented, segment after segment through one voice.
 
-        Shared by the facade and the HTTP API; closing the generator stops the engine within one step.
+        For the Python facade and a saved voice's preview, which want the engine's samples
+        (the doors go through realtime/pipeline/, which shapes and encodes them); closing the
+        generator stops the engine within one step.
         """
         policy = SegmenterPolicy(mode="auto", max_chars=max_segment_chars or self.limits.max_segment_chars)
         segmenter = Segmenter(policy)
@@ -353,22 +389,18 @@ class TTSBackend:
         failures = SegmentFailures()
         try:
             for index, segment in enumerate(segments):
-                stream = self.stream(voice, segment.text, first_segment_of=voice_request if index == 0 else None)
-                try:
-                    async for chunk in stream:
-                        yield UtterancePiece(index, len(segments), chunk, segment.text, segment.char_start)
-                    failures.spoken()
-                except GenerationError as exc:
-                    if failures.failed(last_of_text=index == len(segments) - 1):
-                        raise
-                    # Skipped: the body goes on with the next segment (the status line may be gone).
-                    logger.warning("segment %d of %d could not be spoken, skipped: %s", index, len(segments), exc)
-                    # The segment is closed where it stopped, so every segment (the last included) ends final.
-                    yield UtterancePiece(
-                        index, len(segments), EngineChunk(_EMPTY, final=True), segment.text, segment.char_start
-                    )
-                finally:
-                    await stream.aclose()
+                chunks = self.speak_segment(
+                    voice, segment.text, failures, first_segment_of=voice_request if index == 0 else None,
+                    last_of_text=index == len(segments) - 1,
+                )
+                async with aclosing(chunks):
+                    async for chunk in chunks:
+                        if isinstance(chunk, SegmentSkipped):
+                            logger.warning("segment %d of %d could not be spoken, skipped: %s", index, len(segments),
+                                           chunk.error)
+                            # Closed where it stopped, so every segment (the last included) ends final.
+                            chunk = EngineChunk(_EMPTY, final=True)
+                        yield UtterancePiece(index, len(segments), chunk)
         finally:
             voice.close()
 

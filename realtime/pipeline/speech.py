@@ -26,12 +26,11 @@ from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from realtime.audio.workers import off_loop
-from realtime.backend.backend import SegmentFailures, TTSBackend
+from realtime.backend.backend import SegmentFailures, SegmentSkipped, TTSBackend
 from realtime.engines.base import CancelFlag, EngineChunk, GenerationError, Voice, VoiceRequest
 from realtime.pipeline.meter import StreamMeter
 from realtime.pipeline.output import AudioOutput, EncodedAudio, PendingAudio
@@ -141,40 +140,35 @@ class SpeechPipeline:
         """One segment's events. `ends_stream`, asked at the segment's end, says whether its last chunk closes the stream.
 
         A segment the engine fails on is closed where it stopped and skipped with a notice,
-        unless the failure rule says the engine, not the text, is failing (GenerationError
-        is raised); `last_of_text` also fails a text whose segments all failed. The caller
-        must `aclose()` this generator when it stops early: that stops the engine.
+        unless the failure rule (backend.speak_segment) says the engine, not the text, is
+        failing: GenerationError is raised; `last_of_text` also fails a text whose segments
+        all failed. The caller must `aclose()` this generator when it stops early: that stops
+        the engine.
         """
         assert self._voice is not None, "open() first"
         self.generating = True
         self._cancel = CancelFlag()  # closing a segment's stream sets its flag: each segment gets its own
         opens = self.voice_request if self.segments == 0 else None  # the stream's first segment: its leading silence is cut
-        stream = self._backend.stream(self._voice, segment.text, self._cancel, first_segment_of=opens)
-        chunks: AsyncIterator[EngineChunk] = stream
+        spoken_chunks = self._backend.speak_segment(
+            self._voice, segment.text, self._failures, self._cancel, first_segment_of=opens, last_of_text=last_of_text
+        )
+        chunks: AsyncIterator[EngineChunk | SegmentSkipped] = spoken_chunks
         try:
-            chunks = await self._after_previous_words(stream)
+            chunks = await self._after_previous_words(spoken_chunks)
             index = self.segments
             self.segments += 1
             spoken = self._backend.speakable(segment.text)  # what the engine is given
             if self._words is not None:
                 self._words.begin(index, spoken, segment.char_start, segment.char_end)
             yield SegmentStarted(index, spoken, segment.char_start, segment.char_end)
-            try:
-                async with aclosing(self._segment_audio(chunks, index, ends_stream)) as audio:
-                    async for event in audio:
-                        yield event
-                self._failures.spoken()
-            except GenerationError as exc:
-                if self._failures.failed(last_of_text=last_of_text):
-                    raise  # the engine is failing, not the text: the stream fails
-                async with aclosing(self._skip_segment(index, exc, ends_stream)) as skipped:
-                    async for event in skipped:
-                        yield event
+            async with aclosing(self._segment_audio(chunks, index, ends_stream)) as audio:
+                async for event in audio:
+                    yield event
         finally:
             self.generating = False
-            if chunks is not stream:
-                await chunks.aclose()  # type: ignore[attr-defined]
-            await stream.aclose()
+            if isinstance(chunks, _Prefetched):
+                await chunks.aclose()
+            await spoken_chunks.aclose()
 
     async def _shape(self, samples: np.ndarray, segment_end: bool) -> np.ndarray:
         if self.output.shaping_blocking:
@@ -182,11 +176,16 @@ class SpeechPipeline:
         return self.output.shape(samples, segment_end)
 
     async def _segment_audio(
-        self, chunks: AsyncIterator[EngineChunk], index: int, ends_stream: Callable[[], bool]
+        self, chunks: AsyncIterator[EngineChunk | SegmentSkipped], index: int, ends_stream: Callable[[], bool]
     ) -> AsyncGenerator[StreamEvent, None]:
         asked = time.perf_counter()
         async for chunk in chunks:
             self.meter.engine_step(time.perf_counter() - asked)
+            if isinstance(chunk, SegmentSkipped):
+                async with aclosing(self._skip_segment(index, chunk.error, ends_stream)) as skipped:
+                    async for event in skipped:
+                        yield event
+                return
             samples = await self._shape(chunk.samples, chunk.final)
             if len(samples) or chunk.final:
                 is_last = chunk.final and ends_stream()
@@ -214,21 +213,22 @@ class SpeechPipeline:
             self._words.finish()
         yield StreamNotice(index, f"segment {index} could not be spoken and was skipped: {exc}")
 
-    async def _after_previous_words(self, stream: AsyncIterator[EngineChunk]) -> AsyncIterator[EngineChunk]:
+    async def _after_previous_words(
+        self, chunks: AsyncGenerator[EngineChunk | SegmentSkipped, None]
+    ) -> AsyncIterator[EngineChunk | SegmentSkipped]:
         """The segment's chunks, once the previous segment's words are handed on (they must come first).
 
         The engine starts on this segment meanwhile, so timing words never idles the engine.
         """
         if self._words is None or not self._words.pending:
-            return stream
-        first = asyncio.ensure_future(anext(stream, None))
-        first.add_done_callback(_retrieve)
+            return chunks
+        prefetched = _Prefetched(chunks)
         try:
             await self._words.settle()
         except BaseException:
-            first.cancel()
+            await prefetched.aclose()
             raise
-        return _chained(first, stream)
+        return prefetched
 
     async def settle_words(self) -> None:
         """The last segment's words are handed on: call before anything that must follow them (flushed, the end)."""
@@ -317,19 +317,36 @@ async def _discard_words(event: SegmentWordsEvent) -> None:
     """No sink was given: the words are not wanted."""
 
 
-async def _chained(first: asyncio.Future[EngineChunk | None], rest: AsyncIterator[EngineChunk]) -> AsyncIterator[EngineChunk]:
-    chunk = await first
-    if chunk is None:
-        return
-    yield chunk
-    async for chunk in rest:
-        yield chunk
+class _Prefetched:
+    """A segment's chunks whose first is already being made while the previous segment's words settle.
 
+    `aclose` stops that first step and waits for it, so the chunks' generator is not running
+    when it is closed in turn.
+    """
 
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    """Read a prefetched step's outcome, so an error from a cancelled segment is not reported as unretrieved."""
-    if not future.cancelled():
-        future.exception()
+    def __init__(self, chunks: AsyncGenerator[EngineChunk | SegmentSkipped, None]) -> None:
+        self._chunks = chunks
+        self._first: asyncio.Future[EngineChunk | SegmentSkipped | None] | None = asyncio.ensure_future(
+            anext(chunks, None)
+        )
+
+    def __aiter__(self) -> _Prefetched:
+        return self
+
+    async def __anext__(self) -> EngineChunk | SegmentSkipped:
+        if self._first is not None:
+            first, self._first = self._first, None
+            item = await first
+            if item is None:
+                raise StopAsyncIteration
+            return item
+        return await anext(self._chunks)
+
+    async def aclose(self) -> None:
+        if self._first is not None:
+            first, self._first = self._first, None
+            first.cancel()
+            await asyncio.gather(first, return_exceptions=True)
 
 
 def _close_when_opened(future: asyncio.Future[Voice]) -> None:
