@@ -320,33 +320,31 @@ async def _discard_words(event: SegmentWordsEvent) -> None:
 class _Prefetched:
     """A segment's chunks whose first is already being made while the previous segment's words settle.
 
-    `aclose` stops that first step and waits for it, so the chunks' generator is not running
-    when it is closed in turn.
+    `aclose` stops that first step and waits until it has ended, however the wait for it was
+    left (a cancel of the awaiting task cancels the step too, but does not wait for it), so
+    the chunks' generator is never running when it is closed in turn.
     """
 
     def __init__(self, chunks: AsyncGenerator[EngineChunk | SegmentSkipped, None]) -> None:
         self._chunks = chunks
-        self._first: asyncio.Future[EngineChunk | SegmentSkipped | None] | None = asyncio.ensure_future(
-            anext(chunks, None)
-        )
+        self._first: asyncio.Future[EngineChunk | SegmentSkipped | None] = asyncio.ensure_future(anext(chunks, None))
+        self._first_taken = False
 
     def __aiter__(self) -> _Prefetched:
         return self
 
     async def __anext__(self) -> EngineChunk | SegmentSkipped:
-        if self._first is not None:
-            first, self._first = self._first, None
-            item = await first
+        if not self._first_taken:
+            self._first_taken = True
+            item = await self._first
             if item is None:
                 raise StopAsyncIteration
             return item
         return await anext(self._chunks)
 
     async def aclose(self) -> None:
-        if self._first is not None:
-            first, self._first = self._first, None
-            first.cancel()
-            await asyncio.gather(first, return_exceptions=True)
+        self._first.cancel()  # nothing if it is done
+        await asyncio.gather(self._first, return_exceptions=True)
 
 
 def _close_when_opened(future: asyncio.Future[Voice]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import aclosing
+
 import numpy as np
 import pytest
 
@@ -164,6 +166,47 @@ def test_a_segment_the_engine_fails_on_is_skipped_with_a_notice_and_three_in_a_r
             async for _ in whole.speak(Segment(f"{FAIL_MARK}.", 0, 5), last_of_text=True):
                 pass
         whole.close()
+
+    try:
+        loop.run_until_complete(body())
+    finally:
+        loop.run_until_complete(instance.shutdown())
+        loop.close()
+
+
+def test_a_cancel_while_the_next_segment_starts_behind_pending_words_stops_it_cleanly() -> None:
+    """The next segment's first step runs while the previous words settle; a cancel then ends it cleanly."""
+    import asyncio
+
+    from tests.support.engines import PacedEngine
+
+    loop = asyncio.new_event_loop()
+    instance = TTSBackend([PacedEngine(pace_s=1.0, threads=1)], engine_threads=1)
+    loop.run_until_complete(instance.initialize())
+
+    async def body() -> None:
+        async def hand_on(event: SegmentWordsEvent) -> None:
+            pass
+
+        pipeline = await _pipeline(instance, OutputPlan("pcm", 24000, 1.0, 200, timestamps="word"), on_words=hand_on)
+        async for _ in pipeline.speak(Segment("First line.", 0, 11)):
+            pass
+        started = asyncio.Event()
+
+        async def second() -> None:
+            async with aclosing(pipeline.speak(Segment("Second line.", 12, 24))) as events:
+                async for event in events:
+                    if isinstance(event, SegmentStarted):
+                        started.set()  # the words settled; the paced first step is still running
+
+        task = asyncio.create_task(second())
+        await asyncio.wait_for(started.wait(), 30)
+        pipeline.interrupt()
+        task.cancel()
+        outcome = (await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 30))[0]
+        assert isinstance(outcome, asyncio.CancelledError), outcome  # no error from closing the stopped step
+        assert not pipeline.generating
+        pipeline.close()
 
     try:
         loop.run_until_complete(body())
