@@ -12,6 +12,7 @@ import logging
 import secrets
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -51,18 +52,24 @@ MAX_CONSECUTIVE_SEGMENT_FAILURES = 3
 class SegmentFailures:
     """The rule for segments the engine fails on, the same for a socket context and an HTTP utterance."""
 
-    __slots__ = ("_in_a_row",)
+    __slots__ = ("_in_a_row", "_any_spoken")
 
     def __init__(self) -> None:
         self._in_a_row = 0
+        self._any_spoken = False
 
     def spoken(self) -> None:
         self._in_a_row = 0
+        self._any_spoken = True
 
-    def failed(self) -> bool:
-        """Count one failed segment; True when the stream must fail rather than skip it."""
+    def failed(self, *, last_of_text: bool = False) -> bool:
+        """Count one failed segment; True when the stream must fail rather than skip it.
+
+        `last_of_text`: the segment ends a whole text (HTTP): a text none of whose segments
+        could be spoken fails too, rather than answering an empty file.
+        """
         self._in_a_row += 1
-        return self._in_a_row >= MAX_CONSECUTIVE_SEGMENT_FAILURES
+        return self._in_a_row >= MAX_CONSECUTIVE_SEGMENT_FAILURES or (last_of_text and not self._any_spoken)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +90,13 @@ class UtterancePiece:
     segment: int
     segments: int
     chunk: EngineChunk
-    text: str = ""  # the segment's text, as sent to the engine
-    char_start: int = 0  # where it starts in the utterance's text
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentSkipped:
+    """The engine failed on this segment and the failure rule says skip it: it ends here, the stream goes on."""
+
+    error: GenerationError
 
 
 def _trimmed(chunks: Iterator[EngineChunk], trimmer: LeadingSilenceTrimmer) -> Iterator[EngineChunk]:
@@ -233,7 +245,7 @@ class TTSBackend:
             engine = self._engines[default]
         return engine.info.name, engine.check(spec)
 
-    async def prepare_voice(
+    async def bind_voice(
         self, spec: VoiceSpec, seed: int, saved: VoicePrint | None = None
     ) -> tuple[VoiceRequest | None, list[VoiceProblem]]:
         """Everything `session.start` or `context.start` must judge at once, decoding reference audio off the loop.
@@ -276,16 +288,16 @@ class TTSBackend:
             raise RuntimeError("the backend is not initialized")
         return self._executor
 
-    async def open_voice(self, request: VoiceRequest) -> Voice:
-        engine = self._engines[request.model]
+    async def open_voice(self, voice_request: VoiceRequest) -> Voice:
+        engine = self._engines[voice_request.model]
         try:
             return await asyncio.get_running_loop().run_in_executor(
-                self._require_executor(), engine.open_voice, request
+                self._require_executor(), engine.open_voice, voice_request
             )
         except GenerationError:
             raise
         except Exception as exc:
-            raise GenerationError(f"preparing the voice on {request.model} failed: {exc}") from exc
+            raise GenerationError(f"preparing the voice on {voice_request.model} failed: {exc}") from exc
 
     @staticmethod
     def speakable(text: str) -> str:
@@ -320,52 +332,75 @@ class TTSBackend:
             max_reference_bytes=self.limits.max_reference_bytes,
         )
         seed = spec.seed if spec.seed is not None else draw_seed()
-        request, problems = (None, []) if errors else await self.prepare_voice(spec, seed)
-        if errors or problems or request is None:
+        voice_request, problems = (None, []) if errors else await self.bind_voice(spec, seed)
+        if errors or problems or voice_request is None:
             raise ValueError("; ".join(error.describe() for error in [*errors, *problems]))
-        sample_rate = self.model_info(request.model).sample_rate
+        sample_rate = self.model_info(voice_request.model).sample_rate
         timeline = Timeline(sample_rate)
         try:
-            async for piece in self.utterance(request, text):
+            async for piece in self.utterance(voice_request, text):
                 is_last = piece.chunk.final and piece.segment == piece.segments - 1
                 span = timeline.advance(len(piece.chunk.samples))
                 yield AudioChunk(piece.chunk.samples, sample_rate, is_last, "pcm", span.start_ms)
         except GenerationError as exc:
             raise RuntimeError(f"{spec.mode} generation failed: {exc}") from exc
 
-    async def utterance(
-        self, request: VoiceRequest, text: str, max_segment_chars: int | None = None
-    ) -> AsyncGenerator[UtterancePiece, None]:
-        """One whole text as the socket speaks it: auto-segmented, segment after segment through one voice.
+    async def speak_segment(
+        self,
+        voice: Voice,
+        text: str,
+        failures: SegmentFailures,
+        cancel: CancelFlag | None = None,
+        *,
+        first_segment_of: VoiceRequest | None = None,
+        last_of_text: bool = False,
+    ) -> AsyncGenerator[EngineChunk | SegmentSkipped, None]:
+        """One segment's chunks under the failure rule, for every path that speaks (the pipeline, the facade).
 
-        Shared by the facade and the HTTP API; closing the generator stops the engine within one step.
+        A segment the engine fails on ends with `SegmentSkipped` (the segment is closed where it
+        stopped) unless `failures` says the engine, not the text, is failing: then GenerationError
+        is raised. Closing the generator stops the engine within one step.
+        """
+        stream = self.stream(voice, text, cancel, first_segment_of=first_segment_of)
+        try:
+            async for chunk in stream:
+                yield chunk
+            failures.spoken()
+        except GenerationError as exc:
+            if failures.failed(last_of_text=last_of_text):
+                raise
+            yield SegmentSkipped(exc)
+        finally:
+            await stream.aclose()
+
+    async def utterance(
+        self, voice_request: VoiceRequest, text: str, max_segment_chars: int | None = None
+    ) -> AsyncGenerator[UtterancePiece, None]:
+        """One whole text's engine audio, auto-segmented, segment after segment through one voice.
+
+        For the Python facade and a saved voice's preview, which want the engine's samples
+        (the doors go through realtime/pipeline/, which shapes and encodes them); closing the
+        generator stops the engine within one step.
         """
         policy = SegmenterPolicy(mode="auto", max_chars=max_segment_chars or self.limits.max_segment_chars)
         segmenter = Segmenter(policy)
         segments = segmenter.feed(text) + segmenter.flush()
-        voice = await self.open_voice(request)
+        voice = await self.open_voice(voice_request)
         failures = SegmentFailures()
-        spoken = 0
         try:
             for index, segment in enumerate(segments):
-                stream = self.stream(voice, segment.text, first_segment_of=request if index == 0 else None)
-                try:
-                    async for chunk in stream:
-                        yield UtterancePiece(index, len(segments), chunk, segment.text, segment.char_start)
-                    failures.spoken()
-                    spoken += 1
-                except GenerationError as exc:
-                    last = index == len(segments) - 1
-                    if failures.failed() or (last and not spoken):
-                        raise
-                    # Skipped: the body goes on with the next segment (the status line may be gone).
-                    logger.warning("segment %d of %d could not be spoken, skipped: %s", index, len(segments), exc)
-                    # The segment is closed where it stopped, so every segment (the last included) ends final.
-                    yield UtterancePiece(
-                        index, len(segments), EngineChunk(_EMPTY, final=True), segment.text, segment.char_start
-                    )
-                finally:
-                    await stream.aclose()
+                chunks = self.speak_segment(
+                    voice, segment.text, failures, first_segment_of=voice_request if index == 0 else None,
+                    last_of_text=index == len(segments) - 1,
+                )
+                async with aclosing(chunks):
+                    async for chunk in chunks:
+                        if isinstance(chunk, SegmentSkipped):
+                            logger.warning("segment %d of %d could not be spoken, skipped: %s", index, len(segments),
+                                           chunk.error)
+                            # Closed where it stopped, so every segment (the last included) ends final.
+                            chunk = EngineChunk(_EMPTY, final=True)
+                        yield UtterancePiece(index, len(segments), chunk)
         finally:
             voice.close()
 

@@ -68,7 +68,7 @@ def audible_ms(data: bytes, fmt: str, sample_rate: int) -> float:
 # -- encode cost ---------------------------------------------------------------------------------
 async def engine_audio(backend: TTSBackend, text: str, seed: int) -> np.ndarray:
     """The whole line as the engine speaks it (engine rate), to feed the encoders."""
-    request, errors = await backend.prepare_voice(VoiceSpec(seed=seed), seed)
+    request, errors = await backend.bind_voice(VoiceSpec(seed=seed), seed)
     if request is None:
         raise RuntimeError("; ".join(e.describe() for e in errors))
     voice = await backend.open_voice(request)

@@ -117,7 +117,7 @@ async def engine_first_chunk_ms(backend: TTSBackend, segment_text: str) -> float
     The segment opens its stream, as on the socket: the leading silence is cut the same way,
     so the paired difference is the server's overhead alone.
     """
-    request, errors = await backend.prepare_voice(VoiceSpec(seed=BENCH_SEED), BENCH_SEED)
+    request, errors = await backend.bind_voice(VoiceSpec(seed=BENCH_SEED), BENCH_SEED)
     if request is None:
         raise RuntimeError("; ".join(e.describe() for e in errors))
     voice = await backend.open_voice(request)

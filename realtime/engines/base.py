@@ -136,7 +136,7 @@ class Engine(ABC):
         return ()
 
     @abstractmethod
-    def open_voice(self, request: VoiceRequest) -> Voice:
+    def open_voice(self, voice_request: VoiceRequest) -> Voice:
         """Prepare a voice for one context (blocking; run off the event loop)."""
 
     def extract_voice(self, samples: np.ndarray, ref_text: str | None, x_vector_only: bool) -> VoicePrint:

@@ -165,8 +165,8 @@ class HibariEngine(Engine):
             )
         return tuple(notices)
 
-    def open_voice(self, request: VoiceRequest) -> Voice:
-        return HibariVoice(self, request.seed)
+    def open_voice(self, voice_request: VoiceRequest) -> Voice:
+        return HibariVoice(self, voice_request.seed)
 
     def shutdown(self) -> None:
         while not self._pool.empty():

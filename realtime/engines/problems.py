@@ -3,7 +3,8 @@
 Engines and the backend judge a `VoiceSpec` and answer with `VoiceProblem`s; they know
 nothing of error codes. Each door maps the kinds to its own answer at the edge: the
 socket to protocol codes (realtime/protocol/errors.py `field_errors_from`), HTTP to
-status codes through those (realtime/http/errors.py).
+status codes through those (realtime/http/errors.py); which one answers a voice with
+several problems is ranked once for both (realtime/problems.py).
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 
 from realtime.engines.base import GenerationError, VoiceRequest
@@ -17,7 +18,7 @@ from realtime.http.errors import ApiError
 from realtime.http.protocol import SpeechRequest
 from realtime.http.streaming import StreamFailed
 from realtime.pipeline.meter import StreamMeter
-from realtime.pipeline.speech import SegmentWordsEvent
+from realtime.pipeline.words import SegmentWordsEvent
 
 MEDIA_TYPES = {
     "pcm": "audio/pcm",
@@ -46,7 +47,7 @@ def _words_event(event: SegmentWordsEvent) -> dict[str, Any]:
         "segment": event.segment,
         "text": event.text,
         "char_start": event.char_start,
-        "char_end": event.char_start + len(event.text),
+        "char_end": event.char_end,
         "words": event.timed.wire_words(),
         "source": event.timed.source,
     }
@@ -56,7 +57,7 @@ def _words_event(event: SegmentWordsEvent) -> dict[str, Any]:
 
 
 async def sse_events(
-    pieces: AsyncIterator[bytes | SegmentWordsEvent], speech: SpeechRequest, voice_request: VoiceRequest, meter: StreamMeter
+    pieces: AsyncGenerator[bytes | SegmentWordsEvent, None], speech: SpeechRequest, voice_request: VoiceRequest, meter: StreamMeter
 ) -> AsyncGenerator[bytes, None]:
     """OpenAI's speech events: `speech.audio.delta` (base64 audio) per piece, then `speech.audio.done`.
 
@@ -64,12 +65,13 @@ async def sse_events(
     """
     started = False
     try:
-        async for piece in pieces:
-            if isinstance(piece, SegmentWordsEvent):
-                yield _sse(_words_event(piece))
-                continue
-            started = True
-            yield _sse({"type": "speech.audio.delta", "audio": base64.b64encode(piece).decode()})
+        async with aclosing(pieces):  # closing the body closes the pipeline at once: the engine stops
+            async for piece in pieces:
+                if isinstance(piece, SegmentWordsEvent):
+                    yield _sse(_words_event(piece))
+                    continue
+                started = True
+                yield _sse({"type": "speech.audio.delta", "audio": base64.b64encode(piece).decode()})
     except GenerationError as exc:
         if not started:
             raise _generation_failed(exc) from exc
@@ -89,14 +91,15 @@ async def sse_events(
     )
 
 
-async def raw_body(pieces: AsyncIterator[bytes | SegmentWordsEvent]) -> AsyncGenerator[bytes, None]:
+async def raw_body(pieces: AsyncGenerator[bytes | SegmentWordsEvent, None]) -> AsyncGenerator[bytes, None]:
     started = False
     try:
-        async for piece in pieces:
-            if not isinstance(piece, bytes):
-                continue  # word timestamps travel only as SSE events
-            started = True
-            yield piece
+        async with aclosing(pieces):  # closing the body closes the pipeline at once: the engine stops
+            async for piece in pieces:
+                if not isinstance(piece, bytes):
+                    continue  # word timestamps travel only as SSE events
+                started = True
+                yield piece
     except GenerationError as exc:
         if not started:
             raise _generation_failed(exc) from exc

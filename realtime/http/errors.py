@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from starlette.responses import JSONResponse
 
-from realtime.protocol.errors import ErrorCode, FieldError
+from realtime.problems import ProblemRank, most_basic
+from realtime.protocol.errors import ErrorCode, FieldError, rank_of_code
 
 # The socket's names for voice fields, and what an OpenAI client called them.
 OPENAI_PARAM_NAMES = {"speaker": "voice", "instruct": "instructions"}
@@ -26,10 +27,14 @@ _TYPES = {
     500: "server_error",
     503: "server_error",
 }
-# When several problems are found at once, the status is the most basic one among them:
-# a request too large to read outranks a malformed field, which outranks an unknown
-# model, which outranks reference audio that could not be used.
-_STATUS_PRIORITY = (413, 400, 404, 422)
+# Where a problem stands when a request has several (the one table, realtime/problems.py),
+# for problems that do not say it themselves: by their status.
+_RANK_OF_STATUS = {
+    413: ProblemRank.TOO_LARGE,
+    400: ProblemRank.MALFORMED,
+    422: ProblemRank.BAD_REFERENCE_AUDIO,
+    404: ProblemRank.UNKNOWN_VOICE,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,13 @@ class Problem:
     message: str
     status: int = 400
     code: str = "invalid_value"
+    # Where it stands among several (realtime/problems.py); None: by its status. A speaker or mode
+    # this server lacks is a 400 that ranks as an unknown voice, after a malformed field.
+    rank: ProblemRank | None = None
+
+    @property
+    def standing(self) -> ProblemRank:
+        return self.rank if self.rank is not None else _RANK_OF_STATUS.get(self.status, ProblemRank.OTHER)
 
     def describe(self) -> str:
         return f"{self.param}: {self.message}" if self.param else self.message
@@ -76,23 +88,22 @@ class ApiError(Exception):
 def problem_from_field(error: FieldError) -> Problem:
     """A socket-side validation error (parse_voice, the backend, the engine) as an HTTP problem."""
     param = OPENAI_PARAM_NAMES.get(error.field, error.field)
+    rank = rank_of_code(error.code)
     if error.code is ErrorCode.UNKNOWN_VOICE:
         if error.field == "model":
-            return Problem(param, error.message, 404, "model_not_found")
-        return Problem(param, error.message, 400, "unknown_voice")
+            return Problem(param, error.message, 404, "model_not_found", rank)
+        return Problem(param, error.message, 400, "unknown_voice", rank)
     if error.code is ErrorCode.BAD_REFERENCE_AUDIO:
-        return Problem(param, error.message, 422, "bad_reference_audio")
-    return Problem(param, error.message, 400, "invalid_value")
+        return Problem(param, error.message, 422, "bad_reference_audio", rank)
+    return Problem(param, error.message, 400, "invalid_value", rank)
 
 
 def combine(problems: list[Problem]) -> ApiError:
-    """One error naming every problem; its status and code are those of the most basic problem."""
+    """One error naming every problem; its status and code are those of the most basic problem (realtime/problems.py)."""
     assert problems, "combine() needs at least one problem"
-    statuses = {p.status for p in problems}
-    status = next((s for s in _STATUS_PRIORITY if s in statuses), max(statuses))
-    lead = next(p for p in problems if p.status == status)
+    lead = most_basic(problems, lambda problem: problem.standing)
     return ApiError(
-        status,
+        lead.status,
         "; ".join(p.describe() for p in problems),
         lead.code,
         param=lead.param,

@@ -31,6 +31,7 @@ from realtime.http.voice_errors import api_error
 from realtime.http.voices import resolve_model, resolve_speaker, socket_voice_fields
 from realtime.metrics import Metrics
 from realtime.pipeline.speech import OutputPlan, SpeechPipeline
+from realtime.problems import ProblemRank
 from realtime.voices.library import VoiceLibraryError
 from realtime.voices.requests import is_voice_id
 from realtime.protocol.errors import ErrorCode, FieldError, field_errors_from
@@ -127,7 +128,9 @@ async def _voice_spec(request: Request, speech: SpeechRequest, problems: list[Pr
                 read_reference_file, state.config.ref_audio_dir, speech.ref_audio_file, state.config.limits.max_reference_bytes
             )
         except ApiError as exc:
-            problems.append(Problem("ref_audio", exc.message, exc.status, exc.code))
+            # A file that is not there is reference audio that cannot be used: it ranks as such (realtime/problems.py).
+            rank = ProblemRank.BAD_REFERENCE_AUDIO if exc.status == 404 else None
+            problems.append(Problem("ref_audio", exc.message, exc.status, exc.code, rank))
     if ref_audio is not None and mode != "voice_clone" and saved_voice is None:
         problems.append(Problem("ref_audio", "is only used in mode voice_clone; set mode to voice_clone"))
         ref_audio = None
@@ -150,7 +153,7 @@ def _add_new(problems: list[Problem], errors: list[FieldError]) -> None:
     problems.extend(p for p in map(problem_from_field, errors) if p.param not in reported)
 
 
-async def _prepare(request: Request, spec: VoiceSpec) -> VoiceRequest:
+async def _bind_voice(request: Request, spec: VoiceSpec) -> VoiceRequest:
     """Bind the voice to its model, decoding reference audio (or loading a saved voice) off the loop, as session.start does."""
     backend: TTSBackend = request.app.state.backend
     seed = spec.seed if spec.seed is not None else draw_seed()
@@ -167,7 +170,7 @@ async def _prepare(request: Request, spec: VoiceSpec) -> VoiceRequest:
         if resolved is None:
             raise combine([_saved_voice_problem(error) for error in errors])
         spec, saved = resolved.spec, resolved.saved
-    voice_request, errors = await backend.prepare_voice(spec, seed, saved)
+    voice_request, errors = await backend.bind_voice(spec, seed, saved)
     if errors or voice_request is None:
         raise combine([problem_from_field(error) for error in field_errors_from(errors)]
                       or [Problem(None, "the voice could not be prepared")])
@@ -211,7 +214,7 @@ async def create_speech(request: Request) -> Response:
         raise combine(problems)
     lease = _Lease(request)
     try:
-        voice_request = await _prepare(request, spec)
+        voice_request = await _bind_voice(request, spec)
     except BaseException:
         lease.release()
         raise
@@ -223,8 +226,8 @@ async def create_speech(request: Request) -> Response:
     plan = OutputPlan(
         speech.response_format, speech.sample_rate, speech.speed, limits.max_segment_chars, speech.timestamps
     )
-    pipeline = SpeechPipeline(backend, voice_request, speech.input, plan)
-    pieces = pipeline.chunks()
+    pipeline = SpeechPipeline(backend, voice_request, plan)
+    pieces = pipeline.encoded(speech.input)
     if speech.stream_format == "sse":
         body_stream, media_type = sse_events(pieces, speech, voice_request, pipeline.meter), SSE_MEDIA_TYPE
     else:

@@ -1,20 +1,52 @@
 """One output stream: engine-rate float32 in, one valid encoded byte stream out.
 
 Shaping (resample, then the optional tempo change) runs as audio is generated;
-encoding and the timeline advance when a chunk is handed on. The socket does the two
-at different times (see realtime/session/audio_stream.py), HTTP at once.
+encoding, numbering and the timeline advance when a chunk is delivered (`deliver`).
+The socket delivers when its writer sends a chunk, so audio a cancel drops never
+reaches the encoder; HTTP delivers each chunk as soon as it is shaped.
+
+Codecs (flac, ogg, opus, mp3, aac) and the tempo change run in a worker thread while
+the caller awaits the result, so the event loop keeps serving everyone else; pcm and
+wav are framed inline: that costs less than the hop to a thread.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from realtime.audio.encoders import StreamEncoder, create_encoder
 from realtime.audio.resample import StreamResampler
 from realtime.audio.tempo import TempoChanger
+from realtime.audio.workers import off_loop
 from realtime.timeline import Span, Timeline
 
 _EMPTY = np.zeros(0, dtype=np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAudio:
+    """Shaped audio (at the output rate) waiting to be delivered: not yet encoded, not yet on the timeline."""
+
+    segment: int
+    samples: np.ndarray
+    segment_end: bool
+    is_last: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedAudio:
+    """One delivered chunk: its bytes, its number and its place on the stream's timeline."""
+
+    segment: int
+    seq: int
+    data: bytes
+    timestamp_ms: float
+    duration_ms: float
+    segment_end: bool
+    is_last: bool
+    samples: int
 
 
 class AudioOutput:
@@ -27,11 +59,17 @@ class AudioOutput:
         self._resampler = StreamResampler(engine_rate, sample_rate)
         self._tempo = TempoChanger(speed, sample_rate) if speed != 1.0 else None
         self._timeline = Timeline(sample_rate)
+        self._seq = 0
 
     @property
     def blocking(self) -> bool:
         """Whether encoding is worth a worker thread: codecs and tempo are; pcm and wav framing is not."""
         return self.encoder.blocking or self._tempo is not None
+
+    @property
+    def shaping_blocking(self) -> bool:
+        """Whether shaping is worth a worker thread: the tempo change is; resampling a chunk is not."""
+        return self._tempo is not None
 
     @property
     def closed(self) -> bool:
@@ -69,3 +107,20 @@ class AudioOutput:
                     count += len(tail)
             data += self.encoder.close()
         return data, self._timeline.advance(count)
+
+    async def deliver(self, pending: PendingAudio) -> EncodedAudio | None:
+        """Encode `pending` and number it (off the loop for codecs); None once the stream is closed.
+
+        Nothing follows the chunk that closed the stream: a late chunk is dropped, not encoded.
+        """
+        if self.closed:
+            return None
+        if self.blocking:
+            data, span = await off_loop(self.encode, pending.samples, pending.is_last)
+        else:
+            data, span = self.encode(pending.samples, pending.is_last)
+        seq, self._seq = self._seq, self._seq + 1
+        return EncodedAudio(
+            pending.segment, seq, data, span.start_ms, span.duration_ms, pending.segment_end, pending.is_last,
+            span.samples,
+        )

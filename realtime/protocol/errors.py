@@ -7,6 +7,7 @@ from enum import IntEnum
 from typing import Any
 
 from realtime.engines.problems import ProblemKind, VoiceProblem
+from realtime.problems import ProblemRank, most_basic
 
 
 class ErrorCode(IntEnum):
@@ -92,25 +93,38 @@ def field_errors_from(problems: list[VoiceProblem]) -> list[FieldError]:
     return [FieldError(problem.field, problem.message, _CODE_OF_PROBLEM[problem.kind]) for problem in problems]
 
 
-# When several fields are wrong at once, the error's code is the most basic one found.
-# A malformed field outranks bad reference audio, which outranks a voice this server lacks.
-_CODE_PRIORITY = (
-    ErrorCode.BAD_MESSAGE,
-    ErrorCode.BAD_REQUEST,
-    ErrorCode.TEXT_TOO_LONG,
-    ErrorCode.BAD_REFERENCE_AUDIO,
-    ErrorCode.UNKNOWN_VOICE,
-)
+# Protocol codes of the validation problems, ranked by the one table both doors share
+# (realtime/problems.py): the answer's code is that of the most basic problem found.
+_RANK_OF_CODE: dict[ErrorCode, ProblemRank] = {
+    ErrorCode.BAD_MESSAGE: ProblemRank.MALFORMED,
+    ErrorCode.BAD_REQUEST: ProblemRank.MALFORMED,
+    ErrorCode.TEXT_TOO_LONG: ProblemRank.TEXT_TOO_LONG,
+    ErrorCode.BAD_REFERENCE_AUDIO: ProblemRank.BAD_REFERENCE_AUDIO,
+    ErrorCode.UNKNOWN_VOICE: ProblemRank.UNKNOWN_VOICE,
+}
+
+
+def rank_of_code(code: ErrorCode) -> ProblemRank:
+    """Where a field error with this code stands when a message has several (realtime/problems.py)."""
+    return _RANK_OF_CODE.get(code, ProblemRank.OTHER)
 
 
 def combine_field_errors(
     errors: list[FieldError], *, fatal: bool, ctx: str | None = None, default_code: ErrorCode
 ) -> ProtocolError:
-    """One ProtocolError naming every bad field, so the client fixes them all in one go."""
-    codes = {error.code for error in errors}
-    code = next((c for c in _CODE_PRIORITY if c in codes), default_code)
-    if code == ErrorCode.BAD_MESSAGE and default_code == ErrorCode.BAD_REQUEST:
-        code = ErrorCode.BAD_REQUEST
+    """One ProtocolError naming every bad field, so the client fixes them all in one go.
+
+    Its code is the most basic problem's; a malformed field is `default_code` (bad_message
+    before session.ready, bad_request after it).
+    """
+    lead = most_basic(errors, lambda error: rank_of_code(error.code)) if errors else None
+    rank = rank_of_code(lead.code) if lead is not None else ProblemRank.OTHER
+    if lead is None or rank is ProblemRank.OTHER:
+        code = default_code
+    elif rank is ProblemRank.MALFORMED and default_code in (ErrorCode.BAD_MESSAGE, ErrorCode.BAD_REQUEST):
+        code = default_code
+    else:
+        code = lead.code
     text = "; ".join(error.describe() for error in errors)
     return ProtocolError(
         code,

@@ -32,7 +32,7 @@ STORE_RETRY_AFTER_MS = 2000
 class SessionSetup:
     """What an accepted `session.start` settles for the whole session."""
 
-    request: VoiceRequest  # the session's default voice, bound to a model, with the session seed
+    voice_request: VoiceRequest  # the session's default voice, bound to a model, with the session seed
     settings: StreamSettings
     owner: str = ""  # whose saved voices this session may use (a hash of its API key; "" with keys off)
 
@@ -74,13 +74,13 @@ def check_token(admission: AccessPolicy, header_token: str | None, start: Sessio
         raise unauthorized()
 
 
-async def prepare_voice(
+async def bind_voice(
     backend: TTSBackend, spec: VoiceSpec, seed: int, errors: list[FieldError], *, fatal: bool, ctx: str | None = None,
     voices: VoiceLibrary | None = None, owner: str = "",
 ) -> VoiceRequest:
     """Bind `spec` to a model (decoding reference audio, or loading a saved voice, off the loop),
     or raise one error naming every problem."""
-    request = None
+    voice_request = None
     if not any(error.field == "mode" for error in errors):
         saved = None
         if spec.voice is not None:
@@ -98,13 +98,13 @@ async def prepare_voice(
                     spec, saved = resolved.spec, resolved.saved
             errors = [*errors, *voice_errors]
         if spec.voice is None or saved is not None:
-            prepared = backend.prepare_voice(spec, seed, saved=saved) if saved else backend.prepare_voice(spec, seed)
-            request, problems = await prepared
+            prepared = backend.bind_voice(spec, seed, saved=saved) if saved else backend.bind_voice(spec, seed)
+            voice_request, problems = await prepared
             errors = [*errors, *field_errors_from(problems)]
-    if errors or request is None:
+    if errors or voice_request is None:
         default = ErrorCode.BAD_MESSAGE if fatal else ErrorCode.BAD_REQUEST
         raise combine_field_errors(errors, fatal=fatal, ctx=ctx, default_code=default)
-    return request
+    return voice_request
 
 
 async def accept_start(
@@ -128,7 +128,7 @@ async def accept_start(
             errors.append(FieldError("format", str(exc)))
     seed = start.voice.seed if start.voice.seed is not None else draw_seed()
     owner = owner_of(header_token or start.token) if admission.requires_token else ""
-    request = await prepare_voice(backend, start.voice, seed, errors, fatal=True, voices=voices, owner=owner)
+    voice_request = await bind_voice(backend, start.voice, seed, errors, fatal=True, voices=voices, owner=owner)
     settings = StreamSettings(
         format=start.format,
         sample_rate=start.sample_rate,
@@ -137,25 +137,26 @@ async def accept_start(
         max_segment_chars=limits.max_segment_chars,
         max_buffered_chars=limits.max_buffered_chars,
     )
-    return SessionSetup(request=request, settings=settings, owner=owner)
+    return SessionSetup(voice_request=voice_request, settings=settings, owner=owner)
 
 
-def notice_messages(request: VoiceRequest, ctx: str | None = None) -> list[dict[str, Any]]:
+def notice_messages(voice_request: VoiceRequest, ctx: str | None = None) -> list[dict[str, Any]]:
     """`notice` messages (an extension of PROTOCOL.md): what the client should know about its accepted voice."""
-    return [{"type": "notice", "message": text, **({"ctx": ctx} if ctx is not None else {})} for text in request.notices]
+    where = {"ctx": ctx} if ctx is not None else {}
+    return [{"type": "notice", "message": text, **where} for text in voice_request.notices]
 
 
 def ready_message(session_id: str, setup: SessionSetup, limits: Limits, max_sessions: int) -> dict[str, Any]:
     """`session.ready`: the effective settings, the seed and every limit."""
-    spec = setup.request.spec
-    saved = {"voice": setup.request.voice_id} if setup.request.voice_id else {}
+    spec = setup.voice_request.spec
+    saved = {"voice": setup.voice_request.voice_id} if setup.voice_request.voice_id else {}
     return {
         "type": "session.ready",
         "session_id": session_id,
         "protocol": PROTOCOL_VERSION,
-        "seed": setup.request.seed,
+        "seed": setup.voice_request.seed,
         "mode": spec.mode,
-        "model": setup.request.model,
+        "model": setup.voice_request.model,
         "speaker": spec.speaker,
         "language": spec.language,
         "format": setup.settings.format,

@@ -33,7 +33,7 @@ from realtime.session.handshake import (
     accept_start,
     notice_messages,
     over_capacity,
-    prepare_voice,
+    bind_voice,
     ready_message,
     refuse_connection,
     take_slot,
@@ -130,7 +130,7 @@ class Session:
                 self._metrics.session_opened("websocket")
             writer = asyncio.create_task(self._write_loop(), name=f"writer:{self.id}")
             await self._outbox.send(ready_message(self.id, self._setup, self._limits, self._slots.limit))
-            for notice in notice_messages(self._setup.request):
+            for notice in notice_messages(self._setup.voice_request):
                 await self._outbox.send(notice)
             await self._serve(writer)
         except ProtocolError as error:
@@ -175,11 +175,11 @@ class Session:
         setup = await accept_start(
             message, self._backend, self._limits, self._admission, self._header_token, self._voices
         )
-        spec = setup.request.spec
+        spec = setup.voice_request.spec
         logger.info(
             "session %s started: mode=%s model=%s format=%s rate=%d seed=%d",
-            self.id, spec.mode, setup.request.model, setup.settings.format, setup.settings.sample_rate,
-            setup.request.seed,
+            self.id, spec.mode, setup.voice_request.model, setup.settings.format, setup.settings.sample_rate,
+            setup.voice_request.seed,
         )
         return setup
 
@@ -213,22 +213,22 @@ class Session:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "the session has already started")
 
     async def _on_context_start(self, message: dict[str, Any]) -> None:
-        session_voice = self._session_voice()
+        session_voice_request = self._session_voice_request()
         ctx = _ctx(message)
         self._check_can_open(ctx)
         spec, errors = parse_context_overrides(
-            message, session_voice.spec, max_reference_bytes=self._limits.max_reference_bytes
+            message, session_voice_request.spec, max_reference_bytes=self._limits.max_reference_bytes
         )
         assert self._setup is not None
         timestamps, timestamp_errors = parse_timestamps(message, self._setup.settings.timestamps)
-        seed = spec.seed if spec.seed is not None else session_voice.seed
-        request = await prepare_voice(
+        seed = spec.seed if spec.seed is not None else session_voice_request.seed
+        voice_request = await bind_voice(
             self._backend, spec, seed, [*errors, *timestamp_errors], fatal=False, ctx=ctx, voices=self._voices,
             owner=self._owner,
         )
-        self._check_can_open(ctx)  # again: another message may have opened it while the voice was prepared
-        self._open_context(ctx, request, timestamps)
-        for notice in notice_messages(request, ctx):
+        self._check_can_open(ctx)  # again: another message may have opened it while the voice was bound
+        self._open_context(ctx, voice_request, timestamps)
+        for notice in notice_messages(voice_request, ctx):
             await self._outbox.send(notice)
 
     async def _on_text(self, message: dict[str, Any]) -> None:
@@ -296,9 +296,9 @@ class Session:
         self._stop_with(_SessionClosed())
 
     # -- contexts ----------------------------------------------------------------------------
-    def _session_voice(self) -> VoiceRequest:
+    def _session_voice_request(self) -> VoiceRequest:
         assert self._setup is not None, "handlers run only after session.ready"
-        return self._setup.request
+        return self._setup.voice_request
 
     def _check_can_open(self, ctx: str) -> None:
         if ctx in self._contexts:
@@ -330,42 +330,42 @@ class Session:
         context = self._contexts.get(ctx)
         if context is None:
             self._check_room(ctx)
-            request = self._session_voice()
-            await self._check_saved_voice_exists(request, ctx)
+            voice_request = self._session_voice_request()
+            await self._check_saved_voice_exists(voice_request, ctx)
             context = self._contexts.get(ctx)  # another message may have opened it meanwhile
             if context is None:
                 self._check_room(ctx)
-                return self._open_context(ctx, request)
+                return self._open_context(ctx, voice_request)
         self._require_open(context)
         return context
 
-    async def _check_saved_voice_exists(self, request: VoiceRequest, ctx: str) -> None:
+    async def _check_saved_voice_exists(self, voice_request: VoiceRequest, ctx: str) -> None:
         """A new context on a saved voice deleted since session.start is refused (open ones keep speaking).
 
         While the store is out of reach the voice is taken as still there: the session already holds its prompt.
         """
-        if request.voice_id is None or self._voices is None:
+        if voice_request.voice_id is None or self._voices is None:
             return
         try:
-            await self._voices.get(self._owner, request.voice_id)
+            await self._voices.get(self._owner, voice_request.voice_id)
         except VoiceLibraryError as error:
             if error.kind == "unavailable":  # cannot tell: the session holds the voice's prompt, so it keeps speaking
                 return
             raise ProtocolError(
                 ErrorCode.UNKNOWN_VOICE,
-                f"voice: saved voice {request.voice_id!r} was deleted; contexts already open keep speaking it, "
+                f"voice: saved voice {voice_request.voice_id!r} was deleted; contexts already open keep speaking it, "
                 "new ones cannot",
                 ctx=ctx,
                 details={"fields": ["voice"]},
             ) from None
 
-    def _open_context(self, ctx: str, request: VoiceRequest, timestamps: str | None = None) -> Context:
+    def _open_context(self, ctx: str, voice_request: VoiceRequest, timestamps: str | None = None) -> Context:
         assert self._setup is not None
         settings = self._setup.settings
         if timestamps is not None and timestamps != settings.timestamps:
             settings = replace(settings, timestamps=timestamps)  # context.start chose its own
         context = Context(
-            ctx, request, settings, self._backend, self._outbox,
+            ctx, voice_request, settings, self._backend, self._outbox,
             on_finished=self._forget_context, on_crash=self._on_context_crash, session_id=self.id,
             metrics=self._metrics,
         )

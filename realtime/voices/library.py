@@ -235,10 +235,10 @@ class VoiceLibrary:
         base = self._base_of_family(engine.info.family)
         spec = VoiceSpec(mode="voice_design", model=design_model, instruct=body.instruct, language=body.language,
                          seed=body.seed)
-        request, errors = await self.backend.prepare_voice(spec, body.seed)
-        if errors or request is None:
+        voice_request, errors = await self.backend.bind_voice(spec, body.seed)
+        if errors or voice_request is None:
             raise VoiceLibraryError("invalid", "; ".join(e.describe() for e in errors), "design")
-        samples = await self._speak(request, body.text)
+        samples = await self._speak(voice_request, body.text)
         seconds = samples.size / engine.info.sample_rate
         if seconds < self.limits.min_reference_seconds:
             raise VoiceLibraryError(
@@ -324,19 +324,19 @@ class VoiceLibrary:
         resolved, errors = await self.resolve(spec, owner)
         if resolved is None:
             raise VoiceLibraryError("not_found", "; ".join(e.message for e in errors), "voice_id")
-        request, errors = await self.backend.prepare_voice(resolved.spec, PREVIEW_SEED, saved=resolved.saved)
-        if request is None:
+        voice_request, errors = await self.backend.bind_voice(resolved.spec, PREVIEW_SEED, saved=resolved.saved)
+        if voice_request is None:
             raise VoiceLibraryError("failed", "; ".join(e.describe() for e in errors))
-        samples = await self._speak(request, str(record.details.get("text") or PREVIEW_TEXT))
-        rate = self.backend.model_info(request.model).sample_rate
+        samples = await self._speak(voice_request, str(record.details.get("text") or PREVIEW_TEXT))
+        rate = self.backend.model_info(voice_request.model).sample_rate
         return await self.backend.run_blocking(self.backend.encode_audio, samples, rate, format)
 
-    async def _speak(self, request: Any, text: str) -> np.ndarray:
+    async def _speak(self, voice_request: Any, text: str) -> np.ndarray:
         pieces: list[np.ndarray] = []
         try:
-            async for piece in self.backend.utterance(request, text):
+            async for piece in self.backend.utterance(voice_request, text):
                 chunk: EngineChunk = piece.chunk
                 pieces.append(np.asarray(chunk.samples, dtype=np.float32))
         except GenerationError as exc:
-            raise VoiceLibraryError("failed", f"generation failed on {request.model}: {exc}") from exc
+            raise VoiceLibraryError("failed", f"generation failed on {voice_request.model}: {exc}") from exc
         return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)

@@ -143,7 +143,7 @@ class _ScriptedVoice(Voice):
 
 
 def _first_segment_request(instance: TTSBackend, loop) -> VoiceRequest:  # type: ignore[no-untyped-def]
-    request, errors = loop.run_until_complete(instance.prepare_voice(VoiceSpec(seed=1), 1))
+    request, errors = loop.run_until_complete(instance.bind_voice(VoiceSpec(seed=1), 1))
     assert request is not None, errors
     return request
 

@@ -223,6 +223,18 @@ def test_bad_reference_audio(cloning_server, changes: dict[str, Any], status: in
     check(post_speech(cloning_server, clone(**changes)), status, "ref_audio", code, *words)
 
 
+def test_unusable_reference_audio_answers_before_a_voice_the_server_lacks(cloning_server, server) -> None:
+    """One ranking for both doors (realtime/problems.py): 422 as the socket's 4103, every problem still named."""
+    garbage = base64.b64encode(bytes(range(256)) * 8).decode()
+    error = check(post_speech(cloning_server, {**clone(ref_audio=garbage), "model": "nope"}), 422, "ref_audio",
+                  "bad_reference_audio", "nope")
+    assert sorted(error["fields"]) == ["model", "ref_audio"]
+    # The embedded engine cannot clone at all: still the reference audio first, the mode named too.
+    error = check(post_speech(server, body(mode="voice_clone", ref_text="Hi.", ref_audio=garbage)), 422, "ref_audio",
+                  "bad_reference_audio", "voice_clone")
+    assert sorted(error["fields"]) == ["mode", "ref_audio"]
+
+
 def test_voice_clone_needs_no_voice_name(cloning_server) -> None:
     request = clone(ref_audio=base64.b64encode(wav_bytes(2.0)).decode())
     del request["voice"]

@@ -42,5 +42,16 @@ def test_combined_error_names_every_problem_and_takes_the_most_basic_status() ->
     assert (error.status, error.param, error.code) == (400, "speed", "invalid_value")
     assert error.fields == ["ref_audio", "model", "speed"]
     assert "too short" in error.message and "unknown" in error.message and "too fast" in error.message
-    assert combine([Problem("model", "?", 404, "model_not_found"), Problem("ref_audio", "?", 422)]).status == 404
+
+
+def test_reference_audio_that_cannot_be_used_outranks_a_voice_the_server_lacks() -> None:
+    """The one ranking (realtime/problems.py), as the socket answers 4103 before 4104 (HTTP used to answer 404 here)."""
+    model = problem_from_field(FieldError("model", "unknown", ErrorCode.UNKNOWN_VOICE))
+    speaker = problem_from_field(FieldError("speaker", "unknown", ErrorCode.UNKNOWN_VOICE))
+    reference = problem_from_field(FieldError("ref_audio", "undecodable", ErrorCode.BAD_REFERENCE_AUDIO))
+    malformed = problem_from_field(FieldError("seed", "not an integer"))
+    assert combine([model, reference]).status == 422 and combine([model, reference]).param == "ref_audio"
+    assert combine([speaker, reference]).code == "bad_reference_audio"  # a 400 that ranks as an unknown voice
+    assert combine([reference, speaker, malformed]).param == "seed"  # a malformed field comes first
+    assert combine([model, speaker]).status == 404  # equals: the first found
     assert combine([Problem("speed", "?"), Problem("ref_audio", "big", 413)]).status == 413

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 
+from tests.conftest import run
 from tests.support.http_checks import openai_error, post_speech, sse_audio, sse_events
 from tests.support.word_checks import check_word_list
+from tests.wire import Wire, joined_audio
 
 TEXT = "Hello there, friend. It costs 42 dollars! Zyzzx plorbt qwvvn."
 
@@ -61,3 +63,37 @@ def test_words_follow_a_tempo_change(server) -> None:
     fast_ms = len(sse_audio(fast)) / 2 * 1000.0 / 24000
     check_word_list(fast_words, "One two three four five.", 0.0, fast_ms)
     assert fast_words[-1]["end_ms"] < 0.75 * slow_words[-1]["end_ms"]
+
+
+def test_both_doors_give_the_same_segments_words_and_audio(server) -> None:
+    """One pipeline behind both doors: the same text and seed give the same bytes, segments and words.
+
+    Word times are compared where both doors timed a segment the same way (an aligner past
+    its wait budget on a loaded machine falls back to estimates, which is timing, not the path).
+    """
+    events = _speak(server, sample_rate=16000, seed=99)
+    http_words = [e for e in events if e["type"] == "speech.audio.words"]
+
+    async def over_the_socket() -> list[dict]:  # type: ignore[type-arg]
+        wire = await Wire.open(server.url)
+        await wire.start(seed=99, format="pcm", sample_rate=16000, timestamps="word")
+        await wire.send({"type": "text", "text": TEXT})
+        await wire.send({"type": "end"})
+        messages = await wire.until_done(timeout=60.0)
+        await wire.close()
+        return messages
+
+    messages = run(over_the_socket())
+    assert sse_audio(events) == joined_audio(messages)
+    segments = [m for m in messages if m["type"] == "segment"]
+    socket_words = [m for m in messages if m["type"] == "words"]
+    assert len(segments) == len(socket_words) == len(http_words) == 4
+    for segment, words, event in zip(segments, socket_words, http_words, strict=True):
+        assert (event["segment"], event["text"], event["char_start"], event["char_end"]) == (
+            segment["segment"], segment["text"], segment["char_start"], segment["char_end"]
+        )
+        assert [(w["text"], w["char_start"], w["char_end"]) for w in event["words"]] == [
+            (w["text"], w["char_start"], w["char_end"]) for w in words["words"]
+        ]
+        if event["source"] == words["source"]:
+            assert event["words"] == words["words"]

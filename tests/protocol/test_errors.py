@@ -35,6 +35,12 @@ def test_combined_errors_name_every_field_and_pick_the_most_basic_code() -> None
     assert error.code is ErrorCode.BAD_REFERENCE_AUDIO
     assert "speaker: unknown" in error.message and "ref_audio: undecodable" in error.message
     assert error.to_message()["fields"] == ["speaker", "ref_audio"]
+    unknown_model = FieldError("model", "unknown", ErrorCode.UNKNOWN_VOICE)
+    reference = FieldError("ref_audio", "undecodable", ErrorCode.BAD_REFERENCE_AUDIO)
+    for errors in ([unknown_model, reference], [reference, unknown_model]):
+        assert combine_field_errors(errors, fatal=True, default_code=ErrorCode.BAD_MESSAGE).code is ErrorCode.BAD_REFERENCE_AUDIO
+    malformed = [FieldError("seed", "bad"), reference, unknown_model]
+    assert combine_field_errors(malformed, fatal=True, default_code=ErrorCode.BAD_MESSAGE).code is ErrorCode.BAD_MESSAGE
 
 
 def test_malformed_field_after_ready_is_a_bad_request() -> None:

@@ -145,6 +145,9 @@ BAD_STARTS = [
     ("ref_audio_empty", {"mode": "voice_clone", "ref_audio": b"", "ref_text": "Hi."}, 4103, ["ref_audio", "mode"]),
     ("ref_audio_garbage", {"mode": "voice_clone", "ref_audio": b"RIFF\x00\x00", "ref_text": "Hi."}, 4103,
      ["ref_audio", "mode"]),
+    ("unknown_model_and_garbage_reference",
+     {"mode": "voice_clone", "model": "nope", "ref_audio": b"RIFF\x00\x00", "ref_text": "Hi."}, 4103,
+     ["ref_audio", "model"]),
 ]
 
 

@@ -8,7 +8,7 @@ from realtime.engines.base import CancelFlag, EngineChunk, Voice, VoiceRequest
 from realtime.engines.problems import VoiceProblem
 from realtime.protocol.messages import VoiceSpec
 
-# A voice with this speaker makes prepare_voice raise (a bug while judging a voice).
+# A voice with this speaker makes bind_voice raise (a bug while judging a voice).
 CRASH_SPEAKER = "crash"
 # A segment whose text contains this makes stream() raise on the event loop (a bug in a context's task).
 CRASH_TEXT = "CRASH"
@@ -21,10 +21,10 @@ class InjectedBug(RuntimeError):
 class CrashingBackend(TTSBackend):
     """The real backend, except on cue, where it raises a plain exception like a bug would."""
 
-    async def prepare_voice(self, spec: VoiceSpec, seed: int) -> tuple[VoiceRequest | None, list[VoiceProblem]]:
+    async def bind_voice(self, spec: VoiceSpec, seed: int) -> tuple[VoiceRequest | None, list[VoiceProblem]]:
         if spec.speaker == CRASH_SPEAKER:
-            raise InjectedBug("injected bug in prepare_voice")
-        return await super().prepare_voice(spec, seed)
+            raise InjectedBug("injected bug in bind_voice")
+        return await super().bind_voice(spec, seed)
 
     def stream(
         self, voice: Voice, text: str, cancel: CancelFlag | None = None, *, first_segment_of: VoiceRequest | None = None

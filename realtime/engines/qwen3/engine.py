@@ -197,10 +197,10 @@ class Qwen3Engine(Engine):
             "`instruct` (`instructions` over HTTP) is ignored",
         )
 
-    def open_voice(self, request: VoiceRequest) -> Voice:
+    def open_voice(self, voice_request: VoiceRequest) -> Voice:
         lease = self.manager.acquire(self.checkpoint)
         try:
-            return Qwen3Voice(lease, request, self.scheduler)
+            return Qwen3Voice(lease, voice_request, self.scheduler)
         except BaseException:
             lease.release()
             raise
@@ -232,7 +232,7 @@ class Qwen3Engine(Engine):
 class Qwen3Voice(Voice):
     """One context's voice: the model lease, the seeded generator, the clone prompt if any."""
 
-    def __init__(self, lease: Lease, request: VoiceRequest, scheduler: BatchScheduler | None = None) -> None:
+    def __init__(self, lease: Lease, voice_request: VoiceRequest, scheduler: BatchScheduler | None = None) -> None:
         from realtime.engines.qwen3.prompts import ClonePrompt, PromptError
         from realtime.engines.qwen3.sampling import SamplingParams, make_generator
 
@@ -240,29 +240,29 @@ class Qwen3Voice(Voice):
         self._scheduler = scheduler
         self._last_row: StreamRow | None = None  # the last segment's row in the batch scheduler
         self._tts: Any = lease.model
-        self._spec = request.spec
-        self._model_name = request.model
+        self._spec = voice_request.spec
+        self._model_name = voice_request.model
         try:
-            self._params = SamplingParams.from_config(self._tts.generate_defaults, request.spec.generation.given())
+            self._params = SamplingParams.from_config(self._tts.generate_defaults, voice_request.spec.generation.given())
         except ValueError as exc:
-            raise GenerationError(f"generation settings rejected by {request.model}: {exc}") from exc
+            raise GenerationError(f"generation settings rejected by {voice_request.model}: {exc}") from exc
         self._device = self._tts.model.talker.device
-        self._generator = make_generator(request.seed, self._device)
+        self._generator = make_generator(voice_request.seed, self._device)
         self._clone: ClonePrompt | None = None
         self._primed: Any = None  # the decoder primed with the reference codes, forked per segment (ICL)
-        self._voice_id = request.voice_id
-        if request.saved is not None:  # a saved voice: its stored tensors are the clone prompt
-            saved = request.saved
+        self._voice_id = voice_request.voice_id
+        if voice_request.saved is not None:  # a saved voice: its stored tensors are the clone prompt
+            saved = voice_request.saved
             self._clone = ClonePrompt.from_stored(saved.x_vector, saved.ref_codes, saved.ref_text, self._device)
-        elif request.spec.mode == "voice_clone":
-            if request.reference is None:
+        elif voice_request.spec.mode == "voice_clone":
+            if voice_request.reference is None:
                 raise GenerationError("voice_clone needs reference audio")
             try:  # computed once for the context: every segment reuses the x-vector and reference codes
                 self._clone = ClonePrompt.from_audio(
                     self._tts,
-                    request.reference.samples,
-                    ref_text=request.spec.ref_text,
-                    x_vector_only=request.spec.x_vector_only,
+                    voice_request.reference.samples,
+                    ref_text=voice_request.spec.ref_text,
+                    x_vector_only=voice_request.spec.x_vector_only,
                 )
             except PromptError as exc:
                 raise GenerationError(f"the reference audio cannot be used: {exc}") from exc

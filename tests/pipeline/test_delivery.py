@@ -1,4 +1,4 @@
-"""AudioStream: codecs encode off the event loop, pcm and wav inline, chunks in order."""
+"""AudioOutput.deliver: codecs encode off the event loop, pcm and wav inline, chunks numbered in order."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from realtime.audio.encoder_base import StreamEncoder
-from realtime.session.audio_stream import AudioStream, PendingAudio
+from realtime.pipeline.output import AudioOutput, PendingAudio
 from tests.conftest import run
 from tests.support.codecs import decode
 
 
-def _record_threads(stream: AudioStream) -> list[int]:
+def _record_threads(stream: AudioOutput) -> list[int]:
     """Wrap the stream's encoder so each feed/close notes the thread it ran on."""
-    encoder: StreamEncoder = stream.output.encoder
+    encoder: StreamEncoder = stream.encoder
     seen: list[int] = []
     feed, close = encoder.feed, encoder.close
 
@@ -36,11 +36,11 @@ def _record_threads(stream: AudioStream) -> list[int]:
 @pytest.mark.parametrize(("fmt", "off_loop"), [("mp3", True), ("flac", True), ("ogg", True), ("pcm", False), ("wav", False)])
 def test_codecs_encode_in_a_worker_thread_and_framing_stays_inline(fmt: str, off_loop: bool) -> None:
     async def body() -> None:
-        stream = AudioStream("c", fmt, 24000, 24000)
+        stream = AudioOutput(fmt, 24000, 24000)
         threads = _record_threads(stream)
         chunk = (0.1 * np.sin(np.arange(2400) / 7)).astype(np.float32)
-        await stream.render(PendingAudio(0, chunk, segment_end=False, is_last=False))
-        await stream.render(PendingAudio(0, chunk, segment_end=True, is_last=True))
+        await stream.deliver(PendingAudio(0, chunk, segment_end=False, is_last=False))
+        await stream.deliver(PendingAudio(0, chunk, segment_end=True, is_last=True))
         loop_thread = threading.get_ident()
         assert threads and all((ident != loop_thread) == off_loop for ident in threads)
 
@@ -51,7 +51,7 @@ def test_the_loop_keeps_running_while_a_codec_encodes() -> None:
     """Other coroutines make progress during a long encode (a second of 48 kHz audio to mp3)."""
 
     async def body() -> None:
-        stream = AudioStream("c", "mp3", 24000, 48000)
+        stream = AudioOutput("mp3", 24000, 48000)
         ticks = 0
 
         async def ticker() -> None:
@@ -62,28 +62,30 @@ def test_the_loop_keeps_running_while_a_codec_encodes() -> None:
 
         task = asyncio.create_task(ticker())
         big = (0.1 * np.sin(np.arange(48000 * 3) / 7)).astype(np.float32)
-        await stream.render(PendingAudio(0, big, segment_end=True, is_last=True))
+        await stream.deliver(PendingAudio(0, big, segment_end=True, is_last=True))
         task.cancel()
         assert ticks > 10
 
     run(body())
 
 
-def test_messages_keep_order_seq_and_timeline_and_decode_to_the_input() -> None:
+def test_delivered_chunks_keep_order_seq_and_timeline_and_decode_to_the_input() -> None:
     async def body() -> None:
-        stream = AudioStream("c", "flac", 24000, 24000)
+        stream = AudioOutput("flac", 24000, 24000)
         x = (0.3 * np.sin(np.arange(24000) / 9)).astype(np.float32)
         parts = np.split(x, [2400, 7200, 7201, 12000])
-        messages = []
+        chunks = []
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
-            message = await stream.render(PendingAudio(0, part, segment_end=last, is_last=last))
-            assert message is not None
-            messages.append(message)
-        assert await stream.render(PendingAudio(0, x[:10], segment_end=False, is_last=False)) is None  # closed
-        assert [m["seq"] for m in messages] == list(range(len(parts)))
-        assert [m["timestamp_ms"] for m in messages] == [0.0, 100.0, 300.0, 300.0 + 1000 / 24000, 500.0]
-        decoded, _ = decode(b"".join(m["data"] for m in messages), "flac")
+            chunk = await stream.deliver(PendingAudio(0, part, segment_end=last, is_last=last))
+            assert chunk is not None
+            chunks.append(chunk)
+        assert await stream.deliver(PendingAudio(0, x[:10], segment_end=False, is_last=False)) is None  # closed
+        assert [c.seq for c in chunks] == list(range(len(parts)))
+        assert [c.timestamp_ms for c in chunks] == [0.0, 100.0, 300.0, 300.0 + 1000 / 24000, 500.0]
+        assert [c.samples for c in chunks] == [len(part) for part in parts]
+        assert [c.is_last for c in chunks] == [False] * (len(parts) - 1) + [True]
+        decoded, _ = decode(b"".join(c.data for c in chunks), "flac")
         np.testing.assert_array_equal(np.rint(decoded * 32768), np.rint(x * 32767))
 
     run(body())
