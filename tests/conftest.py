@@ -17,6 +17,20 @@ from realtime.server.run import BackgroundServer
 T = TypeVar("T")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (scripts/test runs `-n auto --dist loadgroup`) keep a module's tests on one worker.
+
+    A module-scoped server or model then starts once, not once per worker; the browser
+    tests all go to one worker, which launches one Chromium for them.
+    """
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        group = "tests/browser" if module.startswith("tests/browser/") else module
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def run(coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
     """Run one async test body with a hard time limit."""
     return asyncio.run(asyncio.wait_for(coro, timeout))
