@@ -31,6 +31,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.xdist_group(group))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _warm_hibari() -> Iterator[None]:
+    """Servers and backends borrow warm hibari instances instead of loading their own (tests/support/warm_hibari.py)."""
+    from tests.support.warm_hibari import shared_hibari_instances
+
+    with shared_hibari_instances():
+        yield
+
+
 def run(coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
     """Run one async test body with a hard time limit."""
     return asyncio.run(asyncio.wait_for(coro, timeout))
