@@ -13,7 +13,7 @@ from realtime.http.protocol import OPENAI_FORMATS
 from realtime.backend.backend import TTSBackend
 from tests.support.engines import PACED_MODEL_NAME, PacedEngine
 from tests.support.counting_engine import COUNTING_MODEL, CountingEngine, counting_backend, wait_until_steady
-from tests.support.http_checks import SPEECH, decoded_seconds, post_speech, scrape, sdk, sse_audio, sse_events
+from tests.support.http_checks import HTTP, SPEECH, decoded_seconds, post_speech, scrape, sdk, sse_audio, sse_events
 from tests.support.servers import server_fixture
 from tests.conftest import run
 from tests.wire import Wire, joined_audio
@@ -149,7 +149,7 @@ def test_streaming_yields_bytes_before_generation_ends(counting_server) -> None:
 def test_client_leaving_stops_generation_and_frees_the_slot(counting_server) -> None:
     counters = COUNTING.counters
     before = counters.produced
-    with httpx.stream(
+    with HTTP.stream(
         "POST", counting_server.http_url + SPEECH, timeout=30,
         json={"model": COUNTING_MODEL, "voice": "tick", "input": LONG_TEXT, "response_format": "pcm"},
     ) as response:
@@ -196,7 +196,7 @@ def _http_sessions_end_within(running, seconds: float, failure: str) -> None:
 
 def test_client_leaving_while_nothing_is_sent_is_noticed_at_once(late_paced_server) -> None:
     """The body is raced against the disconnect: the server does not wait for its next write to find out."""
-    with httpx.stream(
+    with HTTP.stream(
         "POST", late_paced_server.http_url + SPEECH, timeout=30,
         json={"model": PACED_MODEL_NAME, "voice": "heart", "input": "Hello there. And a second line.",
               "response_format": "pcm"},
@@ -212,7 +212,7 @@ def test_client_leaving_before_the_first_audio_is_noticed_at_once(paced_server) 
     """The wait for the first audio is raced against the disconnect as well."""
     request = {"model": PACED_MODEL_NAME, "voice": "heart", "input": "Hello there.", "response_format": "pcm"}
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(paced_server.http_url + SPEECH, json=request, timeout=httpx.Timeout(30, read=0.3))
+        HTTP.post(paced_server.http_url + SPEECH, json=request, timeout=httpx.Timeout(30, read=0.3))
     _http_sessions_end_within(paced_server, NOTICED_WITHIN_S, "the server went on waiting for the first audio")
 
 
