@@ -22,6 +22,7 @@ from realtime.engines.hibari_engine import HibariEngine
 
 _spares: queue.SimpleQueue[Any] = queue.SimpleQueue()
 _own_load = HibariEngine.load
+_own_shutdown = HibariEngine.shutdown
 
 
 def _load(self: HibariEngine) -> None:
@@ -47,9 +48,10 @@ def _load(self: HibariEngine) -> None:
 
 def _shutdown(self: HibariEngine) -> None:
     # Only the idle instances: one still running a segment goes back to this engine's pool, and is dropped.
-    while not self._pool.empty():
-        _spares.put(self._pool.get_nowait())
-    self._loaded = False
+    idle = list(self._pool.queue)
+    _own_shutdown(self)  # the engine's own shutdown still runs (and empties its pool)
+    for tts in idle:
+        _spares.put(tts)
 
 
 @contextmanager
