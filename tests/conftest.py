@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +17,41 @@ from realtime.server.run import BackgroundServer
 from tests.support.postgres import postgres_server, postgres_url  # noqa: F401 (fixtures: a throw-away PostgreSQL)
 
 T = TypeVar("T")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Freeze what collection imported (torch, transformers, ...) out of the garbage collector's sight.
+
+    Every server shutdown runs a full `gc.collect()` (realtime/engines/qwen3/manager.py frees
+    dropped models); with some 400,000 objects of imported modules to walk, each took about
+    0.35 s. Those objects live as long as the process anyway: frozen, a collection walks only
+    what the tests made.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (scripts/test runs `-n auto --dist loadgroup`) keep a module's tests on one worker.
+
+    A module-scoped server or model then starts once, not once per worker; the browser
+    tests all go to one worker, which launches one Chromium for them.
+    """
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        group = "tests/browser" if module.startswith("tests/browser/") else module
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _warm_hibari() -> Iterator[None]:
+    """Servers and backends borrow warm hibari instances instead of loading their own (tests/support/warm_hibari.py)."""
+    from tests.support.warm_hibari import shared_hibari_instances
+
+    with shared_hibari_instances():
+        yield
 
 
 def run(coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:

@@ -65,6 +65,14 @@ class Wire:
     async def close(self) -> None:
         await self.connection.close()
 
+    def abort(self) -> None:
+        """Drop the TCP connection at once, with no closing handshake.
+
+        For a client that stopped reading: it cannot read the server's close frame, so a
+        polite close() would only sit out the library's close timeout (10 s).
+        """
+        self.connection.transport.abort()
+
 
 def audio_of(messages: list[dict[str, Any]], ctx: str = "main") -> list[dict[str, Any]]:
     return [m for m in messages if m.get("type") == "audio" and m.get("ctx") == ctx]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import httpx
 import openai
 import pytest
 
 from tests.conftest import run
-from tests.support.http_checks import SPEECH, openai_error, post_speech, sdk
+from tests.support.http_checks import HTTP, SPEECH, openai_error, post_speech, sdk
 from tests.support.servers import server_fixture
 from tests.support.wire_checks import expect_fatal, speaks
 from tests.wire import SUBPROTOCOL, Wire
@@ -26,7 +25,7 @@ origin_server = server_fixture(allowed_origins=("http://good.example",))
 @pytest.mark.parametrize(("method", "path"), [("POST", SPEECH), ("GET", "/v1/models"), ("GET", "/v1/audio/voices"),
                                               ("GET", "/metrics")])
 def test_missing_or_wrong_key_is_401(keyed_server, headers: dict[str, str], method: str, path: str) -> None:
-    response = httpx.request(method, keyed_server.http_url + path, json=OK if method == "POST" else None,
+    response = HTTP.request(method, keyed_server.http_url + path, json=OK if method == "POST" else None,
                              headers=headers, timeout=30)
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
@@ -43,8 +42,8 @@ def test_right_key_through_the_sdk(keyed_server) -> None:
 
 
 def test_probes_stay_open_with_keys(keyed_server) -> None:
-    assert httpx.get(keyed_server.http_url + "/health").status_code == 200
-    assert httpx.get(keyed_server.http_url + "/ready").status_code == 200
+    assert HTTP.get(keyed_server.http_url + "/health").status_code == 200
+    assert HTTP.get(keyed_server.http_url + "/ready").status_code == 200
 
 
 def test_no_keys_means_no_key_needed(server) -> None:
@@ -116,11 +115,11 @@ def test_cors_preflight_for_an_allowed_origin(origin_server) -> None:
         "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "authorization, content-type",
     }
-    response = httpx.options(origin_server.http_url + SPEECH, headers=headers)
+    response = HTTP.options(origin_server.http_url + SPEECH, headers=headers)
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "http://good.example"
     assert "POST" in response.headers["access-control-allow-methods"]
-    refused = httpx.options(origin_server.http_url + SPEECH, headers={**headers, "Origin": "http://evil.example"})
+    refused = HTTP.options(origin_server.http_url + SPEECH, headers={**headers, "Origin": "http://evil.example"})
     assert refused.status_code == 400
 
 

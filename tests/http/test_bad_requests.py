@@ -20,7 +20,7 @@ from realtime.config import Limits, ServerConfig
 from realtime.server.app import create_app
 from realtime.server.run import BackgroundServer
 from tests.support.engines import CLONING_MODEL_NAME, FAIL_MARK, FAULTY_MODEL_NAME, CloningEngine, FaultyEngine
-from tests.support.http_checks import SPEECH, openai_error, post_speech, sse_events
+from tests.support.http_checks import HTTP, SPEECH, openai_error, post_speech, sse_events
 from tests.support.servers import server_fixture
 
 OK = {"model": "tts-1", "input": "Hello there.", "voice": "alloy", "response_format": "pcm"}
@@ -133,8 +133,8 @@ def test_unavailable_format_is_refused_naming_the_available_ones(server, monkeyp
 
 
 def test_unknown_route_and_method_answer_in_openai_shape(server) -> None:
-    check(httpx.get(server.http_url + "/v1/audio/nothing"), 404, None, "not_found")
-    check(httpx.get(server.http_url + SPEECH), 405, None, "method_not_allowed")
+    check(HTTP.get(server.http_url + "/v1/audio/nothing"), 404, None, "not_found")
+    check(HTTP.get(server.http_url + SPEECH), 405, None, "method_not_allowed")
 
 
 # -- size limits -----------------------------------------------------------------------------
@@ -277,7 +277,7 @@ def test_a_failing_segment_after_audio_is_skipped_and_the_body_goes_on(faulty_se
 def test_three_failing_segments_in_a_row_cut_a_raw_stream(faulty_server) -> None:
     request = body(model=FAULTY_MODEL_NAME, input=FAILING_RUN)
     with pytest.raises(httpx.RemoteProtocolError):
-        with httpx.stream("POST", faulty_server.http_url + SPEECH, json=request, timeout=30) as response:
+        with HTTP.stream("POST", faulty_server.http_url + SPEECH, json=request, timeout=30) as response:
             assert response.status_code == 200
             response.read()  # the body never ends cleanly: the client cannot take it for a whole file
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import threading
 import time
 
-import httpx
 
 from tests.conftest import run
 from realtime.backend.backend import TTSBackend
 from realtime.config import Limits
 from tests.support.counting_engine import COUNTING_MODEL, CountingEngine
-from tests.support.http_checks import SPEECH, openai_error, post_speech, scrape
+from tests.support.http_checks import HTTP, SPEECH, openai_error, post_speech, scrape
 from tests.support.wire_checks import expect_fatal, fresh_session_speaks
 from tests.wire import Wire
 
@@ -27,7 +26,7 @@ def test_over_capacity_is_503_with_retry_after_and_counts_sockets_too(make_serve
     release = threading.Event()
 
     def hold_the_only_slot() -> None:
-        with httpx.stream("POST", srv.http_url + SPEECH, json=long_request, timeout=30) as response:
+        with HTTP.stream("POST", srv.http_url + SPEECH, json=long_request, timeout=30) as response:
             chunks = response.iter_raw()  # kept: a dropped iterator closes the response
             next(chunks)
             holding.set()
@@ -90,6 +89,6 @@ def test_metrics_move_after_a_socket_session_and_an_http_request(make_server) ->
 
 
 def test_metrics_are_prometheus_text(server) -> None:
-    response = httpx.get(server.http_url + "/metrics")
+    response = HTTP.get(server.http_url + "/metrics")
     assert response.headers["content-type"].startswith("text/plain; version=")
     assert "# TYPE realtime_tts_time_to_first_audio_seconds histogram" in response.text

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
 import openai
 import pytest
 
 from realtime.backend.backend import TTSBackend
 from realtime.engines.hibari_engine import HibariEngine
 from tests.support.engines import CLONING_MODEL_NAME, CloningEngine
-from tests.support.http_checks import sdk
+from tests.support.http_checks import HTTP, sdk
 from tests.support.servers import server_fixture
 
 two_model_server = server_fixture(
@@ -34,7 +33,7 @@ def test_one_model_and_an_unknown_one(server) -> None:
 
 
 def test_voices_list_modes_speakers_and_openai_names_per_model(two_model_server) -> None:
-    data = httpx.get(two_model_server.http_url + "/v1/audio/voices").json()
+    data = HTTP.get(two_model_server.http_url + "/v1/audio/voices").json()
     assert data["object"] == "list"
     by_model = {entry["model"]: entry for entry in data["data"]}
     assert set(by_model) == {"hibari", CLONING_MODEL_NAME}

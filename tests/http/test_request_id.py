@@ -6,7 +6,6 @@ import logging
 import re
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,7 +14,7 @@ from starlette.testclient import TestClient
 
 from realtime.http.request_id import RequestIdLogFilter, request_id_for
 from realtime.server.app import RealtimeApp
-from tests.support.http_checks import SPEECH, post_speech
+from tests.support.http_checks import HTTP, SPEECH, post_speech
 
 NEW_ID = re.compile(r"req_[0-9a-f]{32}")
 SPEECH_BODY = {"model": "tts-1", "voice": "alloy", "input": "Hi.", "response_format": "pcm"}
@@ -50,10 +49,10 @@ def test_anything_else_gets_a_new_unguessable_id(incoming: str | None) -> None:
 )
 def test_every_response_carries_one(server, method: str, path: str, status: int) -> None:
     body = SPEECH_BODY if method == "POST" else None
-    fresh = httpx.request(method, server.http_url + path, json=body, timeout=60)
+    fresh = HTTP.request(method, server.http_url + path, json=body, timeout=60)
     assert fresh.status_code == status, fresh.text
     assert NEW_ID.fullmatch(fresh.headers["x-request-id"])
-    echoed = httpx.request(method, server.http_url + path, json=body, headers={"x-request-id": "trace-42"}, timeout=60)
+    echoed = HTTP.request(method, server.http_url + path, json=body, headers={"x-request-id": "trace-42"}, timeout=60)
     assert echoed.status_code == status
     assert echoed.headers.get_list("x-request-id") == ["trace-42"]
 
@@ -66,7 +65,7 @@ def test_error_responses_carry_it_and_an_insane_incoming_id_is_replaced(server) 
 
 
 def test_sse_streams_carry_it_too(server) -> None:
-    with httpx.stream("POST", server.http_url + SPEECH, json={**SPEECH_BODY, "stream_format": "sse"},
+    with HTTP.stream("POST", server.http_url + SPEECH, json={**SPEECH_BODY, "stream_format": "sse"},
                       headers={"x-request-id": "sse-1"}, timeout=60) as response:
         assert response.status_code == 200 and response.headers["x-request-id"] == "sse-1"
         assert b"speech.audio.done" in response.read()
@@ -137,7 +136,7 @@ def _valid_field_value(raw: bytes) -> bool:
 @settings(max_examples=40, deadline=None, derandomize=True)
 @given(st.binary(min_size=1, max_size=300).filter(_valid_field_value))
 def test_hostile_header_bytes_get_a_sane_id_over_the_wire(server, raw: bytes) -> None:
-    response = httpx.get(server.http_url + "/health", headers=[(b"x-request-id", raw)], timeout=30)
+    response = HTTP.get(server.http_url + "/health", headers=[(b"x-request-id", raw)], timeout=30)
     answer = response.headers["x-request-id"]
     assert re.fullmatch(r"[A-Za-z0-9._:-]{1,128}", answer)
     assert answer == raw.decode("latin-1") or NEW_ID.fullmatch(answer)

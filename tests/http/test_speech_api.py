@@ -13,7 +13,7 @@ from realtime.http.protocol import OPENAI_FORMATS
 from realtime.backend.backend import TTSBackend
 from tests.support.engines import PACED_MODEL_NAME, PacedEngine
 from tests.support.counting_engine import COUNTING_MODEL, CountingEngine, counting_backend, wait_until_steady
-from tests.support.http_checks import SPEECH, decoded_seconds, post_speech, scrape, sdk, sse_audio, sse_events
+from tests.support.http_checks import HTTP, SPEECH, decoded_seconds, post_speech, scrape, sdk, sse_audio, sse_events
 from tests.support.servers import server_fixture
 from tests.conftest import run
 from tests.wire import Wire, joined_audio
@@ -149,7 +149,7 @@ def test_streaming_yields_bytes_before_generation_ends(counting_server) -> None:
 def test_client_leaving_stops_generation_and_frees_the_slot(counting_server) -> None:
     counters = COUNTING.counters
     before = counters.produced
-    with httpx.stream(
+    with HTTP.stream(
         "POST", counting_server.http_url + SPEECH, timeout=30,
         json={"model": COUNTING_MODEL, "voice": "tick", "input": LONG_TEXT, "response_format": "pcm"},
     ) as response:
@@ -178,35 +178,42 @@ def test_many_requests_in_a_row_leave_nothing_behind(counting_server) -> None:
 
 # -- leaving while the engine is silent -------------------------------------------------------
 
-PACE_S = 2.0  # before each segment's first audio: nothing is sent for this long
+# Pauses no test ever sits through: a server that only noticed a client's leaving at its
+# next write (or at the first audio) would keep the stream for PACE_S, far past the bound.
+PACE_S = 60.0
+NOTICED_WITHIN_S = PACE_S / 3  # generous for a loaded machine, still far below the pause
 paced_server = server_fixture(backend=lambda: TTSBackend([PacedEngine(PACE_S)], engine_threads=1))
+# The first segment comes at once; the second is PACE_S away.
+late_paced_server = server_fixture(backend=lambda: TTSBackend([PacedEngine(PACE_S, first_pace_s=0.0)], engine_threads=1))
 
 
-def test_client_leaving_while_nothing_is_sent_is_noticed_at_once(paced_server) -> None:
+def _http_sessions_end_within(running, seconds: float, failure: str) -> None:
+    left_at = time.monotonic()
+    while scrape(running, "realtime_tts_sessions_active", transport="http") != 0:
+        assert time.monotonic() - left_at < seconds, failure
+        time.sleep(0.02)
+
+
+def test_client_leaving_while_nothing_is_sent_is_noticed_at_once(late_paced_server) -> None:
     """The body is raced against the disconnect: the server does not wait for its next write to find out."""
-    with httpx.stream(
-        "POST", paced_server.http_url + SPEECH, timeout=30,
+    with HTTP.stream(
+        "POST", late_paced_server.http_url + SPEECH, timeout=30,
         json={"model": PACED_MODEL_NAME, "voice": "heart", "input": "Hello there. And a second line.",
               "response_format": "pcm"},
     ) as response:
         assert response.status_code == 200
         chunks = response.iter_raw()
         next(chunks)  # the first segment; the second is PACE_S away
-    left_at = time.monotonic()  # the connection is closed here
-    while scrape(paced_server, "realtime_tts_sessions_active", transport="http") != 0:
-        assert time.monotonic() - left_at < PACE_S / 2, "the server only noticed at its next write"
-        time.sleep(0.02)
+    # the connection is closed here
+    _http_sessions_end_within(late_paced_server, NOTICED_WITHIN_S, "the server only noticed at its next write")
 
 
 def test_client_leaving_before_the_first_audio_is_noticed_at_once(paced_server) -> None:
     """The wait for the first audio is raced against the disconnect as well."""
     request = {"model": PACED_MODEL_NAME, "voice": "heart", "input": "Hello there.", "response_format": "pcm"}
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(paced_server.http_url + SPEECH, json=request, timeout=httpx.Timeout(30, read=0.3))
-    left_at = time.monotonic()
-    while scrape(paced_server, "realtime_tts_sessions_active", transport="http") != 0:
-        assert time.monotonic() - left_at < PACE_S / 2, "the server went on waiting for the first audio"
-        time.sleep(0.02)
+        HTTP.post(paced_server.http_url + SPEECH, json=request, timeout=httpx.Timeout(30, read=0.3))
+    _http_sessions_end_within(paced_server, NOTICED_WITHIN_S, "the server went on waiting for the first audio")
 
 
 # (Not Ogg: each Ogg stream gets a random serial number, so two streams never match byte for byte.)

@@ -5,6 +5,10 @@ shape (tests/support/fuzz.py); frames are also arbitrary msgpack values and arbi
 bytes. After `session.ready` a map may only ever earn non-fatal errors, and a frame that is
 not msgpack a fatal 4000; `session.start` may be refused, but only with a protocol error,
 never `internal_error`. Budgets are fixed and derandomized.
+
+The large budgets run in-process (tests/session/test_session_fuzz.py: the same Session,
+no socket); these few examples keep the same properties over a real server and socket,
+through uvicorn's frames and the server's transport.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ def _only_non_fatal(replies: list[dict[str, Any]], sent: object) -> None:
             assert reply["fatal"] is False and reply["code"] != ErrorCode.INTERNAL_ERROR, (sent, reply)
 
 
-@fuzz_settings(max_examples=30)
+@fuzz_settings(max_examples=8)
 @given(batch=st.lists(messages(AFTER_READY), min_size=1, max_size=8))
 def test_any_messages_after_ready_only_ever_earn_non_fatal_errors(server, batch: list[dict[Any, Any]]) -> None:
     async def body() -> None:
@@ -50,7 +54,7 @@ def test_any_messages_after_ready_only_ever_earn_non_fatal_errors(server, batch:
     run(body())
 
 
-@fuzz_settings(max_examples=25)
+@fuzz_settings(max_examples=8)
 @given(frame=st.one_of(st.binary(max_size=64), values().map(lambda value: codec.pack(value))))  # type: ignore[arg-type]
 def test_any_frame_after_ready_is_answered_and_only_broken_msgpack_ends_the_session(server, frame: bytes) -> None:
     async def body() -> None:
@@ -79,7 +83,7 @@ def _not_msgpack(frame: bytes) -> bool:
     return False
 
 
-@fuzz_settings(max_examples=40)
+@fuzz_settings(max_examples=10)
 @given(start=messages(("session.start",)))
 def test_any_session_start_is_answered_or_refused_with_a_protocol_error(server, start: dict[Any, Any]) -> None:
     async def body() -> None:

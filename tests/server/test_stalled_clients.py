@@ -61,7 +61,7 @@ def test_a_client_that_stops_reading_is_dropped_with_4008_and_frees_its_slot(mak
         produced = engine.counters.produced
         assert engine.counters.generators_started == engine.counters.generators_finished, "an engine ran on"
         assert produced < 2 * len(TEXT.split()), "the stalled session generated its whole text"
-        await stalled.connection.close()
+        stalled.abort()
 
     run(body(), timeout=120)
 
@@ -145,7 +145,7 @@ def test_a_ping_flood_that_never_reads_leaves_no_buffer_behind(make_server) -> N
         while scrape(running, "realtime_tts_queued_bytes") != 0:
             assert time.monotonic() < deadline, "queued bytes outlived the session"
             await asyncio.sleep(0.1)
-        await wire.connection.close()
+        wire.abort()
         gc.collect()
         grown = tracemalloc.get_traced_memory()[0] - baseline
         assert grown < 1024 * 1024, f"{grown} bytes of Python objects stayed after the flooder left"
@@ -170,7 +170,7 @@ def test_queued_output_does_not_keep_a_non_reading_session_from_its_idle_timeout
             assert time.monotonic() < deadline, "queued pongs kept an idle session alive"
             await asyncio.sleep(0.1)
         assert scrape(running, "realtime_tts_sessions_active", transport="websocket") == 0
-        await wire.connection.close()
+        wire.abort()
 
     run(body(), timeout=120)
 

@@ -3,14 +3,13 @@ segmentation modes and backpressure against a slow reader."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 
 import numpy as np
 import pytest
 
 from tests.conftest import run
-from tests.support.counting_engine import CountingEngine, counting_backend
+from tests.support.counting_engine import CountingEngine, counting_backend, wait_until_steady
 from tests.support.stream_checks import (
     check_timeline,
     check_wav_stream,
@@ -236,10 +235,8 @@ def test_slow_reader_holds_generation_back_and_loses_nothing(make_server) -> Non
         await wire.start(seed=2, model="counting")
         await wire.send({"type": "text", "text": text})
         await wire.send({"type": "end"})
-        await asyncio.sleep(2.0)  # do not read
-        held = engine.counters.produced
-        await asyncio.sleep(0.3)
-        assert engine.counters.produced == held, "generation went on while nobody read"
+        # Do not read: generation must come to a halt (a value steady for 0.3 s, i.e. 6 chunks' time)...
+        held, _ = await wait_until_steady(lambda: engine.counters.produced, settle_s=0.3, timeout_s=30)
         messages = await wire.until_done(timeout=30)
         await wire.close()
 

@@ -48,14 +48,20 @@ PACED_MODEL_NAME = "hibari-paced"
 
 
 class PacedVoice(Voice):
-    """hibari, but each segment waits `pace_s` before its first audio (a slower model's start)."""
+    """hibari, but each segment waits `pace_s` before its first audio (a slower model's start).
 
-    def __init__(self, inner: Voice, pace_s: float) -> None:
+    The stream's first segment waits `first_pace_s` instead, when given: a test can get its
+    first audio at once and still find the next one far away.
+    """
+
+    def __init__(self, inner: Voice, pace_s: float, first_pace_s: float | None = None) -> None:
         self._inner = inner
         self._pace_s = pace_s
+        self._next_pace_s = pace_s if first_pace_s is None else first_pace_s
 
     def synthesize(self, text: str, cancel: CancelFlag) -> Iterator[EngineChunk]:
-        if _sleep(self._pace_s, cancel):
+        pace_s, self._next_pace_s = self._next_pace_s, self._pace_s
+        if _sleep(pace_s, cancel):
             return
         yield from self._inner.synthesize(text, cancel)
 
@@ -78,12 +84,13 @@ class PacedEngine(HibariEngine):
 
     info = replace(HIBARI_INFO, name=PACED_MODEL_NAME)
 
-    def __init__(self, pace_s: float, threads: int = 1) -> None:
+    def __init__(self, pace_s: float, threads: int = 1, first_pace_s: float | None = None) -> None:
         super().__init__(threads=threads)
         self._pace_s = pace_s
+        self._first_pace_s = first_pace_s
 
     def open_voice(self, request: VoiceRequest) -> Voice:
-        return PacedVoice(super().open_voice(request), self._pace_s)
+        return PacedVoice(super().open_voice(request), self._pace_s, self._first_pace_s)
 
 
 CLONING_MODEL_NAME = "hibari-cloning"

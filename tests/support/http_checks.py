@@ -18,6 +18,11 @@ from tests.support.stream_checks import decode_wav
 
 SPEECH = "/v1/audio/speech"
 
+# The tests' plain requests share one client: each `HTTP.get(...)` builds a client, and with it
+# an SSL context that parses the CA bundle (tens of ms, even for an http:// URL). No keep-alive:
+# every request still opens its own connection, as those calls did. httpx's default timeout (5 s).
+HTTP = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
+
 
 def sdk(server: BackgroundServer, api_key: str = "unused") -> OpenAI:
     """The official OpenAI client, pointed at our server (no retries: each request is what the test sends)."""
@@ -27,8 +32,8 @@ def sdk(server: BackgroundServer, api_key: str = "unused") -> OpenAI:
 def post_speech(server: BackgroundServer, body: Any, **kwargs: Any) -> httpx.Response:
     """A raw request, for bodies the SDK would never send."""
     if isinstance(body, (bytes, str)):
-        return httpx.post(server.http_url + SPEECH, content=body, timeout=60, **kwargs)
-    return httpx.post(server.http_url + SPEECH, json=body, timeout=60, **kwargs)
+        return HTTP.post(server.http_url + SPEECH, content=body, timeout=60, **kwargs)
+    return HTTP.post(server.http_url + SPEECH, json=body, timeout=60, **kwargs)
 
 
 def openai_error(response: httpx.Response) -> dict[str, Any]:
@@ -85,7 +90,7 @@ def sse_audio(events: list[dict[str, Any]]) -> bytes:
 
 def scrape(server: BackgroundServer, metric: str, headers: dict[str, str] | None = None, **labels: str) -> float:
     """One sample of GET /metrics, parsed as Prometheus parses it (0 when absent)."""
-    response = httpx.get(server.http_url + "/metrics", headers=headers, timeout=30)
+    response = HTTP.get(server.http_url + "/metrics", headers=headers, timeout=30)
     assert response.status_code == 200, response.text
     for family in text_string_to_metric_families(response.text):
         for sample in family.samples:

@@ -10,6 +10,7 @@ import httpx
 import soundfile
 
 from realtime.server.run import BackgroundServer
+from tests.support.http_checks import HTTP
 from tests.support.qwen_models import reference_audio
 
 FRAMES = 5
@@ -33,7 +34,7 @@ def auth(key: str | None) -> dict[str, str]:
 
 def voices_call(server: BackgroundServer, method: str, path: str = "", key: str | None = None,
                 headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
-    return httpx.request(method, server.http_url + "/v1/voices" + path, headers={**auth(key), **(headers or {})},
+    return HTTP.request(method, server.http_url + "/v1/voices" + path, headers={**auth(key), **(headers or {})},
                          timeout=240, **kwargs)
 
 
@@ -51,4 +52,4 @@ def clone_body(name: str = "Alice", **extra: Any) -> dict[str, Any]:
 def speech(server: BackgroundServer, key: str | None = None, **body: Any) -> httpx.Response:
     fields = {"model": "tts-1", "input": "Hello there.", "response_format": "pcm", "seed": 11,
               "generation": GENERATION, **body}
-    return httpx.post(server.http_url + "/v1/audio/speech", json=fields, headers=auth(key), timeout=240)
+    return HTTP.post(server.http_url + "/v1/audio/speech", json=fields, headers=auth(key), timeout=240)
