@@ -220,15 +220,16 @@ def test_a_long_prompt_is_prefilled_in_pieces_while_the_others_keep_speaking(
     chunk = 4
     pieces = -(-long_prompt.length // chunk)
     assert pieces >= 4
-    scheduler = BatchScheduler(8, prefill_chunk=chunk, max_queued_chunks=10_000)  # the speaker never pauses
+    # the worker alone, one piece per iteration (no lane, no inline budget); the speaker never pauses
+    scheduler = BatchScheduler(8, prefill_chunk=chunk, prefill_lanes=0, prefill_steps=0, max_queued_chunks=10_000)
     speaker = submit(scheduler, design, short_prompt, params, 1, frames=60)
     with scheduler.condition:
         assert scheduler.condition.wait_for(lambda: len(speaker.decoder.frames) >= 2, 60)
-        frames_at_join = len(speaker.decoder.frames)
+        frames_at_join = speaker.row.state.frames  # frames made (the decoder gets them a chunk at a time)
     newcomer = submit(scheduler, design, long_prompt, params, 2)
     assert newcomer.row.next_output() is not None
     with scheduler.condition:
-        frames_meanwhile = len(speaker.decoder.frames) - frames_at_join
+        frames_meanwhile = speaker.row.state.frames - frames_at_join
     assert frames_meanwhile >= pieces - 1  # a step for the speaker with every piece of the newcomer's prefill
     for stream in (newcomer, speaker):
         stream.drain()
