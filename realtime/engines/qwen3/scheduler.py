@@ -11,7 +11,8 @@ A stream (one segment of one context) is a row. Each iteration of the worker:
 3. runs the code predictor's 15 sub-steps once for every row holding a codebook-0 token,
    and pushes each row's new frame through its own streaming decoder when its next chunk
    is due (chunk sizes 1, 2, 4, 8 frames, as `engine.CHUNK_SCHEDULE`), newcomers' first
-   chunks first;
+   chunks first; free lanes take some of these decoder calls (each row's decoder is used
+   by one thread at a time, and all are done before the talker step);
 4. runs ONE batched talker step for every row that needs the next token, and samples each.
 
 Beside the worker, `prefill_lanes` threads (default 1) prefill newcomers the moment they
@@ -40,6 +41,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -170,6 +172,10 @@ class StreamRow:
         if len(self._pending) >= self._chunk_frames(self._chunks):
             self._emit(final=False)
 
+    def chunk_due(self, extra: int = 0) -> bool:
+        """With `extra` more frames, is a chunk due (so the next push decodes)?"""
+        return len(self._pending) + extra >= self._chunk_frames(self._chunks)
+
     def finish_audio(self) -> None:
         """Unlocked: the row ended normally (EOS or bound): decode the tail, queue the final piece."""
         self._emit(final=True)
@@ -257,6 +263,8 @@ class BatchScheduler:
         self._thread: threading.Thread | None = None
         self._crew: _Crew | None = None
         self._alive = 0  # worker and lane threads not yet returned (they may still hold the model)
+        self._decodes: deque[Callable[[], None]] = deque()  # the iteration's decoder calls not yet taken
+        self._decodes_running = 0
         self._tts: Any = None
         self._closed = False
         self.iterations = 0
@@ -459,9 +467,18 @@ class BatchScheduler:
             with torch.inference_mode():
                 while True:
                     with self.condition:
-                        row = None
-                        while not crew.stop.is_set() and (row := self._claim_newcomer_locked()) is None:
+                        row = deliver = None
+                        while not crew.stop.is_set():
+                            if self._decodes:  # a decoder call of the worker's iteration comes first
+                                deliver = self._decodes.popleft()
+                                self._decodes_running += 1
+                                break
+                            if (row := self._claim_newcomer_locked()) is not None:
+                                break
                             self.condition.wait(_IDLE_WAIT_S)
+                    if deliver is not None:
+                        self._run_decode(deliver)
+                        continue
                     if row is None:
                         return
                     try:
@@ -533,16 +550,18 @@ class BatchScheduler:
             except Exception as exc:  # noqa: BLE001
                 self._fail_all(predicting, exc)
                 return
-            order = sorted(range(len(predicting)), key=lambda index: predicting[index].heard)
-            for index in order:
+            decodes: list[Callable[[], None]] = []
+            for index in sorted(range(len(predicting)), key=lambda index: predicting[index].heard):
                 row = predicting[index]
-                try:
-                    row.push_frame(frames[index])
-                    if row.state.frames >= row.state.max_frames:
-                        row.state.finish("limit")
-                        row.finish_audio()
-                except Exception as exc:  # noqa: BLE001  (its decoder): this row only
-                    row.fail(exc)
+                last = row.state.frames >= row.state.max_frames
+                if last:
+                    row.state.finish("limit")
+                deliver = partial(self._deliver, row, frames[index], last)
+                if last or row.chunk_due(extra=1):
+                    decodes.append(deliver)
+                else:
+                    deliver()  # the frame only waits for its chunk: nothing to decode yet
+            self._decode(decodes)
         # 4. one talker step for every row that needs its next token
         stepping = [
             row for row in rows
@@ -565,6 +584,44 @@ class BatchScheduler:
             with self.condition:
                 self.budget.record_step(time.perf_counter() - began)
             self.iterations += 1
+
+    @staticmethod
+    def _deliver(row: StreamRow, frame: torch.Tensor, last: bool) -> None:
+        """A row's new frame to its decoder (a chunk when one is due; the tail when `last`)."""
+        try:
+            row.push_frame(frame)
+            if last:
+                row.finish_audio()
+        except Exception as exc:  # noqa: BLE001  (its decoder): this row only
+            row.fail(exc)
+
+    def _decode(self, decodes: list[Callable[[], None]]) -> None:
+        """This iteration's decoder calls (one per row, newcomers' first), shared with the lanes that
+        are free: each lane takes the next call from the queue while the worker takes the others.
+        All are done before the talker step, so a row's decoder is used by one thread at a time."""
+        if self.prefill_lanes == 0 or len(decodes) < 2:
+            for deliver in decodes:
+                deliver()
+            return
+        with self.condition:
+            self._decodes.extend(decodes)
+            self.condition.notify_all()
+        while True:
+            with self.condition:
+                if not self._decodes:
+                    self.condition.wait_for(lambda: self._decodes_running == 0)
+                    return
+                deliver = self._decodes.popleft()
+                self._decodes_running += 1
+            self._run_decode(deliver)
+
+    def _run_decode(self, deliver: Callable[[], None]) -> None:
+        try:
+            deliver()
+        finally:
+            with self.condition:
+                self._decodes_running -= 1
+                self.condition.notify_all()
 
     def _stopped(self, row: StreamRow) -> bool:
         """Cancel or the consumer leaving is honoured before each stage of each row."""
