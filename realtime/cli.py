@@ -29,6 +29,7 @@ from realtime.config import (
     ServerConfig,
     check_device,
     check_max_batch,
+    check_prefill_lanes,
     config_from_env,
 )
 from realtime.voices.cli import add_voices_parser, run_voices
@@ -103,6 +104,9 @@ def _add_server_options(serve: argparse.ArgumentParser) -> None:
     qwen.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
                       help=f"batched rows in fixed tiles, so a seed's audio never depends on other streams "
                            f"(default on; {ENV_PREFIX}DETERMINISTIC=0 to trade that for speed)")
+    qwen.add_argument("--prefill-lanes", type=_prefill_lanes, metavar="N",
+                      help=f"threads per batched model that prefill newcomers (and share decoding) beside its "
+                           f"step loop; 0: none (default 1; {ENV_PREFIX}PREFILL_LANES)")
     serve.add_argument("--ref-audio-dir", type=Path,
                        help=f"let HTTP clients name reference audio files in this directory ({ENV_PREFIX}REF_AUDIO_DIR)")
     voices = serve.add_argument_group("saved voices (/v1/voices)")
@@ -129,6 +133,13 @@ def _max_batch(value: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+def _prefill_lanes(value: str) -> int:
+    try:
+        return check_prefill_lanes(int(value))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def _device(value: str) -> str:
     try:
         return check_device(value)
@@ -143,7 +154,7 @@ def config_from_args(args: argparse.Namespace, base: ServerConfig | None = None)
         name: getattr(args, name)
         for name in ("host", "port", "models_dir", "engine_threads", "log_level",
                      "device", "dtype", "attn_implementation", "model_idle_unload_s", "preload_models", "ref_audio_dir",
-                     "max_batch", "deterministic", "data_dir", "voice_store_url", "max_voices_per_key",
+                     "max_batch", "deterministic", "prefill_lanes", "data_dir", "voice_store_url", "max_voices_per_key",
                      "max_voice_store_bytes")
         if getattr(args, name) is not None
     }

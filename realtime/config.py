@@ -63,6 +63,8 @@ class ServerConfig:
     # deterministic: fixed row tiles, so a seed's audio never depends on the other streams.
     max_batch: int = 8
     deterministic: bool = True
+    # threads per batched model that prefill newcomers (and share decoding) beside its step loop; 0: none
+    prefill_lanes: int = 1
     ref_audio_dir: Path | None = None  # HTTP `ref_audio: "file:<name>"` reads only here; None: never
     # Saved voices (/v1/voices): a SQLite file under data_dir; None: saved voices are off.
     data_dir: Path | None = None
@@ -166,6 +168,7 @@ def _model_options_from_env(env: Mapping[str, str], base: ServerConfig) -> dict[
         "deterministic": _coerce(env[ENV_PREFIX + "DETERMINISTIC"], True)
         if env.get(ENV_PREFIX + "DETERMINISTIC", "").strip()
         else base.deterministic,
+        "prefill_lanes": _prefill_lanes(env.get(ENV_PREFIX + "PREFILL_LANES", "").strip() or str(base.prefill_lanes)),
     }
 
 
@@ -178,6 +181,20 @@ def _max_batch(raw: str) -> int:
         return check_max_batch(value)
     except ValueError as exc:
         raise ValueError(f"{ENV_PREFIX}MAX_BATCH: {exc}") from exc
+
+
+def _prefill_lanes(raw: str) -> int:
+    try:
+        return check_prefill_lanes(int(raw))
+    except ValueError as exc:
+        raise ValueError(f"{ENV_PREFIX}PREFILL_LANES={raw!r}: {exc}") from exc
+
+
+def check_prefill_lanes(value: int) -> int:
+    """0 (the step loop's thread does everything) .. 8 prefill lanes per batched model."""
+    if not 0 <= value <= 8:
+        raise ValueError(f"prefill_lanes must be 0..8, got {value}")
+    return value
 
 
 def check_max_batch(value: int) -> int:

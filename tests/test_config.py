@@ -82,15 +82,30 @@ def test_batching_options_come_from_the_environment_and_the_command_line() -> No
     assert (chosen.max_batch, chosen.deterministic) == (1, False)
     kept = config_from_args(parser.parse_args(["serve"]), ServerConfig(max_batch=3))
     assert (kept.max_batch, kept.deterministic) == (3, True)
-    for bad in (["--max-batch", "0"], ["--max-batch", "65"], ["--max-batch", "many"]):
+    for bad in (["--max-batch", "0"], ["--max-batch", "65"], ["--max-batch", "many"],
+                ["--prefill-lanes", "-1"], ["--prefill-lanes", "9"], ["--prefill-lanes", "one"]):
         with pytest.raises(SystemExit):
             parser.parse_args(["serve", *bad])
+
+
+def test_prefill_lanes_come_from_the_environment_and_the_command_line() -> None:
+    import argparse
+
+    from realtime.cli import _add_serve
+
+    assert config_from_env({}).prefill_lanes == 1
+    assert config_from_env({"REALTIME_TTS_PREFILL_LANES": "0"}).prefill_lanes == 0
+    parser = argparse.ArgumentParser()
+    _add_serve(parser.add_subparsers(dest="command"))
+    assert config_from_args(parser.parse_args(["serve", "--prefill-lanes", "2"]), ServerConfig()).prefill_lanes == 2
+    assert config_from_args(parser.parse_args(["serve"]), ServerConfig(prefill_lanes=0)).prefill_lanes == 0
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
     [("DEVICE", "gpu"), ("DEVICE", "cuda:one"), ("DTYPE", "int4"), ("ATTN_IMPLEMENTATION", "fast"),
-     ("MODEL_IDLE_UNLOAD_S", "soon"), ("MAX_BATCH", "0"), ("MAX_BATCH", "lots")],
+     ("MODEL_IDLE_UNLOAD_S", "soon"), ("MAX_BATCH", "0"), ("MAX_BATCH", "lots"), ("PREFILL_LANES", "9"),
+     ("PREFILL_LANES", "few")],
 )
 def test_a_bad_model_option_in_the_environment_names_the_variable(name: str, value: str) -> None:
     with pytest.raises(ValueError, match=f"REALTIME_TTS_{name}"):

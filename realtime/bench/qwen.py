@@ -162,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=_counts, help="e.g. 1,2,4,8: streams at once, batched vs --max-batch 1")
     parser.add_argument("--max-batch", type=int, default=8, help="the batched engine's --max-batch (with --concurrency)")
     parser.add_argument("--engine-threads", type=int, default=2, help="engine worker threads (with --concurrency)")
+    parser.add_argument("--prefill-lanes", type=int, default=1,
+                        help="the batched engine's prefill lanes (with --concurrency; 0: none)")
     parser.add_argument("--torch-threads", type=int, help="torch intra-op threads (default: torch's own choice)")
     args = parser.parse_args(argv)
     if args.torch_threads:
@@ -173,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
         batch = bench_batch(
             args.model, concurrency=args.concurrency, frames=args.frames if args.frames != 50 else 25,
-            max_batch=args.max_batch, engine_threads=args.engine_threads,
+            max_batch=args.max_batch, engine_threads=args.engine_threads, prefill_lanes=args.prefill_lanes,
             options=LoadOptions(device=args.device, dtype=args.dtype),
         )
         print("\n".join(batch.lines()))

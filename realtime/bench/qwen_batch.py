@@ -59,13 +59,15 @@ class BatchBench:
     device: str
     frames: int
     max_batch: int
+    prefill_lanes: int
     runs: tuple[RunFigures, ...]
     ceiling: dict[int, float]
 
     def lines(self) -> list[str]:
         header = (
             f"Qwen3 {self.model} on {self.device}: {self.frames} frames per stream "
-            f"({self.frames / 12.5:.1f} s of audio); batched = --max-batch {self.max_batch}, baseline = --max-batch 1"
+            f"({self.frames / 12.5:.1f} s of audio); batched = --max-batch {self.max_batch} "
+            f"--prefill-lanes {self.prefill_lanes}, baseline = --max-batch 1"
         )
         columns = (
             f"{'streams':>7} {'mode':<8} {'audio s/wall s':>14} {'gain':>6} {'ceiling':>8} "
@@ -160,7 +162,7 @@ def linear_ceiling(tts: Any, rows: list[int], repeats: int = 5) -> dict[int, flo
 
 
 def bench_batch(model_dir: Path, *, concurrency: list[int], frames: int = 25, max_batch: int = 8,
-                engine_threads: int = 2, options: LoadOptions | None = None) -> BatchBench:
+                engine_threads: int = 2, prefill_lanes: int = 1, options: LoadOptions | None = None) -> BatchBench:
     """Load once; for each concurrency, time the batched engine and the one-stream-per-thread engine."""
     checkpoint = read_checkpoint(model_dir)
     if checkpoint.model_type != "custom_voice":
@@ -168,7 +170,9 @@ def bench_batch(model_dir: Path, *, concurrency: list[int], frames: int = 25, ma
     options = options or LoadOptions()
     tts = load_model(model_dir, options)
     manager = ModelManager(lambda _checkpoint: tts, idle_timeout_s=None)
-    engines = {size: Qwen3Engine(checkpoint, manager, max_batch=size) for size in (max_batch, 1)}
+    engines = {
+        size: Qwen3Engine(checkpoint, manager, max_batch=size, prefill_lanes=prefill_lanes) for size in (max_batch, 1)
+    }
     runs: list[RunFigures] = []
     try:
         for engine in engines.values():
@@ -180,4 +184,4 @@ def bench_batch(model_dir: Path, *, concurrency: list[int], frames: int = 25, ma
     finally:
         for engine in engines.values():
             engine.shutdown()
-    return BatchBench(checkpoint.name, options.resolved_device(), frames, max_batch, tuple(runs), ceiling)
+    return BatchBench(checkpoint.name, options.resolved_device(), frames, max_batch, prefill_lanes, tuple(runs), ceiling)

@@ -53,7 +53,7 @@ def qwen3_engines(checkpoints: list[Checkpoint], config: ServerConfig, manager: 
     return [
         Qwen3Engine(
             checkpoint, manager, preload=config.preload_models,
-            max_batch=config.max_batch, deterministic=config.deterministic,
+            max_batch=config.max_batch, deterministic=config.deterministic, prefill_lanes=config.prefill_lanes,
         )
         for checkpoint in checkpoints
     ]

@@ -112,9 +112,11 @@ class Qwen3Engine(Engine):
         preload: bool = False,
         max_batch: int = DEFAULT_MAX_BATCH,
         deterministic: bool = True,
+        prefill_lanes: int = 1,
     ) -> None:
         """`max_batch` > 1 steps up to that many streams of this model together on one worker
-        thread (`scheduler.py`); 1 runs each stream alone in the engine threads (`frames.py`)."""
+        thread (`scheduler.py`), with `prefill_lanes` threads prefilling newcomers beside it;
+        1 runs each stream alone in the engine threads (`frames.py`)."""
         from realtime.engines.qwen3.scheduler import BatchScheduler
 
         self.checkpoint = checkpoint
@@ -123,7 +125,9 @@ class Qwen3Engine(Engine):
         self.preload = preload
         self.max_batch = max_batch
         self.scheduler: BatchScheduler | None = (
-            BatchScheduler(max_batch, exact=deterministic, name=checkpoint.name) if max_batch > 1 else None
+            BatchScheduler(max_batch, exact=deterministic, prefill_lanes=prefill_lanes, name=checkpoint.name)
+            if max_batch > 1
+            else None
         )
         self.waiting_streams = max_batch if max_batch > 1 else 0
 

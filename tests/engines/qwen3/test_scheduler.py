@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,10 +117,11 @@ def submit(
 
 
 def run_together(
-    tts: Any, prompts: list[TalkerPrompt], params: SamplingParams, seeds: list[int], frames: int = FRAMES
+    tts: Any, prompts: list[TalkerPrompt], params: SamplingParams, seeds: list[int], frames: int = FRAMES,
+    **options: Any,
 ) -> list[torch.Tensor]:
     """All rows submitted at once, read concurrently (one consumer thread each, as the engine does)."""
-    scheduler = BatchScheduler(8)
+    scheduler = BatchScheduler(8, **options)
     streams = [submit(scheduler, tts, prompt, params, seed, frames=frames) for prompt, seed in zip(prompts, seeds)]
     threads = [threading.Thread(target=stream.drain) for stream in streams]
     for thread in threads:
@@ -220,15 +222,16 @@ def test_a_long_prompt_is_prefilled_in_pieces_while_the_others_keep_speaking(
     chunk = 4
     pieces = -(-long_prompt.length // chunk)
     assert pieces >= 4
-    scheduler = BatchScheduler(8, prefill_chunk=chunk, max_queued_chunks=10_000)  # the speaker never pauses
+    # the worker alone, one piece per iteration (no lane, no inline budget); the speaker never pauses
+    scheduler = BatchScheduler(8, prefill_chunk=chunk, prefill_lanes=0, prefill_steps=0, max_queued_chunks=10_000)
     speaker = submit(scheduler, design, short_prompt, params, 1, frames=60)
     with scheduler.condition:
         assert scheduler.condition.wait_for(lambda: len(speaker.decoder.frames) >= 2, 60)
-        frames_at_join = len(speaker.decoder.frames)
+        frames_at_join = speaker.row.state.frames  # frames made (the decoder gets them a chunk at a time)
     newcomer = submit(scheduler, design, long_prompt, params, 2)
     assert newcomer.row.next_output() is not None
     with scheduler.condition:
-        frames_meanwhile = len(speaker.decoder.frames) - frames_at_join
+        frames_meanwhile = speaker.row.state.frames - frames_at_join
     assert frames_meanwhile >= pieces - 1  # a step for the speaker with every piece of the newcomer's prefill
     for stream in (newcomer, speaker):
         stream.drain()
@@ -414,3 +417,93 @@ def test_streams_arriving_together_while_none_speaks_all_start_in_the_first_iter
         stream.drain()
     assert [stream.decoder.first_iteration for stream in streams] == [0, 0, 0, 0]  # type: ignore[attr-defined]
     assert scheduler.wait_idle(30)
+
+
+def wait_until(predicate: Any, timeout_s: float = 60) -> bool:
+    """Poll `predicate` (state the worker changes outside the lock) until true or the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
+
+
+@pytest.mark.parametrize("lanes", [0, 2])
+def test_a_rows_codes_do_not_depend_on_who_prefills_it(tts: Any, sampled: SamplingParams, lanes: int) -> None:
+    prompts = [prompt_for(tts, text) for text in TEXTS[:4]]
+    solo = [alone(tts, prompt, sampled, seed) for seed, prompt in enumerate(prompts)]  # the default: one lane
+    together = run_together(tts, prompts, sampled, list(range(4)), prefill_lanes=lanes)
+    for seed in range(4):
+        assert torch.equal(together[seed], solo[seed]), seed
+
+
+def long_design_prompts(design: Any) -> tuple[TalkerPrompt, TalkerPrompt]:
+    from realtime.engines.qwen3.prompts import voice_design_prompt
+
+    instruct = "A warm, slow, deep voice with a slight rasp, speaking close to the microphone in a quiet room."
+    return (
+        voice_design_prompt(design, "Hello there.", instruct=instruct, language="english"),
+        voice_design_prompt(design, "Hi.", instruct="Calm.", language="english"),
+    )
+
+
+def test_a_prefill_lane_prefills_a_newcomer_while_the_others_keep_speaking(qwen_models: dict[str, Any]) -> None:  # noqa: F811
+    design = qwen_models["voice_design"]
+    params = SamplingParams.from_config(design.generate_defaults)
+    long_prompt, short_prompt = long_design_prompts(design)
+    chunk = 4
+    pieces = -(-long_prompt.length // chunk)
+    # the worker allows itself one piece per iteration at most: the lane does the rest
+    scheduler = BatchScheduler(8, prefill_chunk=chunk, prefill_lanes=1, prefill_steps=0, max_queued_chunks=10_000)
+    speaker = submit(scheduler, design, short_prompt, params, 1, frames=200)
+    with scheduler.condition:
+        assert scheduler.condition.wait_for(lambda: speaker.row.heard, 60)
+        iterations_at_join = scheduler.iterations
+    newcomer = submit(scheduler, design, long_prompt, params, 2)
+    assert newcomer.row.next_output() is not None
+    with scheduler.condition:
+        iterations_meanwhile = scheduler.iterations - iterations_at_join
+    assert iterations_meanwhile < pieces  # not a piece per iteration: the lane prefilled beside the steps
+    speaker.cancel.set()
+    newcomer.drain()
+    assert newcomer.final
+    solo = BatchScheduler(8, prefill_chunk=chunk, prefill_lanes=0)
+    alone_stream = submit(solo, design, long_prompt, params, 2)
+    alone_stream.drain()
+    assert torch.equal(newcomer.codes(), alone_stream.codes())
+    assert solo.wait_idle(30) and scheduler.wait_idle(30)
+
+
+def test_a_row_cancelled_during_its_prefill_on_a_lane_stops_there_and_spares_the_others(
+    qwen_models: dict[str, Any],  # noqa: F811
+) -> None:
+    design = qwen_models["voice_design"]
+    params = SamplingParams.from_config(design.generate_defaults)
+    long_prompt, short_prompt = long_design_prompts(design)
+    scheduler = BatchScheduler(8, prefill_chunk=1, prefill_lanes=1, prefill_steps=0)
+    speaker = submit(scheduler, design, short_prompt, params, 1)
+    assert speaker.row.next_output() is not None  # heard: the newcomer goes to the lane
+    victim = submit(scheduler, design, long_prompt, params, 2)
+    assert wait_until(lambda: victim.row.state.prefilled > 0)
+    victim.cancel.set()
+    assert victim.row.next_output() is None
+    assert victim.row.wait_released(30)
+    assert victim.row.state.outcome is not None and victim.row.state.outcome.reason == "stopped"
+    assert victim.row.state.prefilled < long_prompt.length and victim.row.state.cache is None
+    speaker.drain()
+    assert speaker.final and torch.equal(speaker.codes(), alone(design, short_prompt, params, 1))
+    assert scheduler.wait_idle(30)
+
+
+def test_shutdown_fails_a_row_whose_prefill_is_under_way(qwen_models: dict[str, Any]) -> None:  # noqa: F811
+    design = qwen_models["voice_design"]
+    params = SamplingParams.from_config(design.generate_defaults)
+    long_prompt, _ = long_design_prompts(design)
+    scheduler = BatchScheduler(8, prefill_chunk=1, prefill_lanes=1)
+    stream = submit(scheduler, design, long_prompt, params, 2)
+    assert wait_until(lambda: stream.row.state.prefilled > 0)
+    scheduler.shutdown()
+    stream.drain()
+    assert isinstance(stream.error, GenerationError) and "shutting down" in str(stream.error)
+    assert stream.row.wait_released(30) and scheduler.wait_idle(30) and not scheduler.running
