@@ -7,8 +7,8 @@ and this middleware, installed into the proxy through `RAY_SERVE_HTTP_PROXY_CALL
 - A replica that dies (killed, crashed, or stopped after its drain timeout) ends the relay of
   its open sockets with no close frame: the client would see 1006, or uvicorn's 1000, as if
   the session had ended well. Here a socket whose relay ends after `websocket.accept` without
-  a close is closed with 1012 (service restart): reconnect, and you are placed on a live
-  replica. HTTP streams need nothing: an unfinished body is dropped by the server, so the
+  a close gets a fatal `error` (code 1012, name `service_restart`), then close 1012, as any
+  fatal error comes: reconnect, and you are placed on a live replica. HTTP streams need nothing: an unfinished body is dropped by the server, so the
   client sees an incomplete stream, never a complete but short file.
 - When Ray itself refuses (every replica at `max_ongoing_requests` and the queue at
   `max_queued_requests`), it answers a plain-text 503, also to a WebSocket handshake. Here a
@@ -32,6 +32,7 @@ from realtime.protocol.errors import ErrorCode, ProtocolError
 logger = logging.getLogger(__name__)
 
 SERVICE_RESTART = 1012  # RFC 6455 registry: the service is restarting; the client may reconnect
+SERVICE_RESTART_NAME = "service_restart"  # not in PROTOCOL.md's table: only a Ray deployment closes with it
 SERVICE_RESTART_REASON = "service restart: the replica serving this session went away; reconnect"
 REFUSED_RETRY_AFTER_S = 1
 
@@ -43,6 +44,12 @@ def refusal_error(retry_after_s: int) -> ProtocolError:
         fatal=True,
         retry_after_ms=retry_after_s * 1000,
     )
+
+
+def service_restart_message() -> dict[str, Any]:
+    """The fatal `error` sent before close 1012, in the shape of every other fatal error."""
+    return {"type": "error", "code": SERVICE_RESTART, "name": SERVICE_RESTART_NAME,
+            "message": SERVICE_RESTART_REASON, "fatal": True}
 
 
 def _retry_after_s(headers: list[tuple[bytes, bytes]]) -> int:
@@ -102,6 +109,7 @@ class ReplicaFailureMiddleware:
                 await send({"type": "websocket.close", "code": int(error.code), "reason": "over_capacity"})
             elif state["accepted"] and not state["closed"]:
                 logger.warning("a replica went away with a session open; closing its socket %d", SERVICE_RESTART)
+                await send({"type": "websocket.send", "bytes": pack(service_restart_message())})
                 await send({"type": "websocket.close", "code": SERVICE_RESTART, "reason": SERVICE_RESTART_REASON})
         except Exception:  # the client is gone too
             logger.debug("closing a relayed socket after its replica went away", exc_info=True)

@@ -88,10 +88,14 @@ def proxies() -> Iterator[dict[str, str]]:
         thread.join(timeout=10)
 
 
-def test_a_socket_whose_replica_goes_away_is_closed_1012(proxies: dict[str, str]) -> None:
+def test_a_socket_whose_replica_goes_away_gets_a_fatal_error_and_close_1012(proxies: dict[str, str]) -> None:
     async def body() -> None:
         async with websockets.connect(f"ws://{proxies['lost']}/v1/realtime", subprotocols=["tts.v1.msgpack"]) as ws:
             assert msgpack.unpackb(await ws.recv())["type"] == "session.ready"
+            error = msgpack.unpackb(await ws.recv())  # a fatal error first, as every fatal error comes
+            assert (error["type"], error["code"], error["name"], error["fatal"]) == (
+                "error", SERVICE_RESTART, "service_restart", True)
+            assert "reconnect" in error["message"]
             with pytest.raises(websockets.ConnectionClosedError):
                 await ws.recv()
             assert ws.close_code == SERVICE_RESTART

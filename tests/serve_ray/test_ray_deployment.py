@@ -182,8 +182,9 @@ def test_a_replica_killed_mid_stream_closes_its_sockets_1012_and_the_rest_keep_s
         await survivor.until(lambda m: m["type"] == "audio", TIMEOUT)
         os.kill(deployment.replica_pids()[victim_id], signal.SIGKILL)
 
-        _, code = await victim.closed_with(TIMEOUT)
+        messages, code = await victim.closed_with(TIMEOUT)
         assert code == 1012  # service restart: reconnect
+        assert messages[-1]["type"] == "error" and messages[-1]["code"] == 1012 and messages[-1]["fatal"]
         messages = await survivor.until_done(timeout=TIMEOUT)
         assert messages[-1]["reason"] == "end" and audio_of(messages)[-1]["is_last"]
         await survivor.close()
@@ -250,8 +251,9 @@ def test_a_drained_replica_takes_no_new_sessions_lets_open_ones_speak_then_close
             drained = next(w for w in wires if replica_of(w) != survivor)
             messages = await speak(drained, "Hello there.")  # open sessions keep speaking while they drain
             assert messages[-1]["reason"] == "end" and audio_of(messages)
-            _, code = await drained.closed_with(TIMEOUT)
+            closing, code = await drained.closed_with(TIMEOUT)
             assert code == 1012  # the drain timeout ended it: service restart, reconnect
+            assert [m["name"] for m in closing if m["type"] == "error"] == ["service_restart"]
             assert audio_of(await speak(newcomer))
             for wire in wires + [newcomer]:
                 await wire.close()
