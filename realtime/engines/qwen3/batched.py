@@ -35,7 +35,15 @@ import torch
 
 from realtime.engines.qwen3.frames import GenerationOutcome, StopReason
 from realtime.engines.qwen3.prompts import TalkerPrompt
-from realtime.engines.qwen3.sampling import SamplingParams, sample_next, sample_rows
+from realtime.engines.qwen3.sampling import (
+    SamplingParams,
+    TokenSampling,
+    draw_rows,
+    penalize_repetition,
+    sample_next,
+    sample_rows,
+    warp_scores,
+)
 from realtime.engines.qwen3.tiles import RowTiles, probe_buckets
 
 
@@ -139,6 +147,56 @@ class RowState:
             return False
         self.token = token
         return True
+
+
+def choose_tokens(rows: Sequence[RowState], logits: torch.Tensor) -> list[bool | Exception]:
+    """`choose_token` for every row, row i from `logits[i]` (rows, vocab): per row, True (a token),
+    False (EOS) or the error that fails that row alone.
+
+    Rows with the same talker settings go through the masks, the warpers and the draws together
+    (all row-wise, each draw from its row's generator: the tokens `choose_token` gives each row
+    alone); only the repetition penalty, over each row's own history, runs row by row. If the
+    group's processing fails (a row's scores are not a distribution), each row of the group
+    retries alone, so only the bad row fails; no generator has drawn yet at that point.
+    """
+    outcomes: list[bool | Exception] = [False] * len(rows)
+    groups: dict[TokenSampling, list[int]] = {}
+    for index, row in enumerate(rows):
+        groups.setdefault(row.params.talker, []).append(index)
+    for params, members in groups.items():
+        group = [rows[index] for index in members]
+        try:
+            tokens = _group_tokens(group, logits[members] if len(members) < len(rows) else logits, params)
+        except Exception:  # noqa: BLE001  (one row's scores): row by row, so that row fails alone
+            for index in members:
+                try:
+                    outcomes[index] = rows[index].choose_token(logits[index : index + 1], rows[index].prompt.eos_token_id)
+                except Exception as exc:  # noqa: BLE001
+                    outcomes[index] = exc
+            continue
+        for index, row, token, value in zip(members, group, tokens.split(1), tokens.flatten().tolist(), strict=True):
+            row.history = torch.cat([row.history, token], dim=1)
+            if value == row.prompt.eos_token_id:
+                row.finish("eos")
+                outcomes[index] = False
+            else:
+                row.token = token
+                outcomes[index] = True
+    return outcomes
+
+
+def _group_tokens(rows: Sequence[RowState], logits: torch.Tensor, params: TokenSampling) -> torch.Tensor:
+    """The next codebook-0 token (rows, 1) of rows sharing `params`, as `RowState.choose_token` picks it."""
+    scores = logits.to(dtype=torch.float32, copy=True)
+    scores = scores.masked_fill(torch.stack([row.suppressed for row in rows]), float("-inf"))
+    for index, row in enumerate(rows):
+        if row.history.shape[1] < row.min_frames:
+            scores[index, row.prompt.eos_token_id] = float("-inf")
+        penalize_repetition(scores[index : index + 1], params, row.history)
+    scores = warp_scores(scores, params)
+    if params.greedy:
+        return scores.argmax(dim=-1, keepdim=True)
+    return draw_rows(scores.softmax(dim=-1), [row.generator for row in rows])
 
 
 class BatchedTalker:

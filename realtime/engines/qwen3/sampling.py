@@ -169,10 +169,20 @@ def process_logits(logits: torch.Tensor, params: TokenSampling, history: torch.T
     Masked scores (-inf) stay masked. Returns a new float32 tensor.
     """
     scores = logits.to(dtype=torch.float32, copy=True)
+    penalize_repetition(scores, params, history)
+    return warp_scores(scores, params)
+
+
+def penalize_repetition(scores: torch.Tensor, params: TokenSampling, history: torch.Tensor | None) -> None:
+    """In place on float32 `scores` (batch, vocab): the repetition penalty over `history` (batch, n)."""
     if params.repetition_penalty != 1.0 and history is not None and history.numel() > 0:
         previous = torch.gather(scores, 1, history)
         previous = torch.where(previous < 0, previous * params.repetition_penalty, previous / params.repetition_penalty)
         scores.scatter_(1, history, previous)
+
+
+def warp_scores(scores: torch.Tensor, params: TokenSampling) -> torch.Tensor:
+    """What follows the repetition penalty: temperature, top-k, top-p (none when greedy). Row-wise."""
     if params.greedy:
         return scores
     if params.temperature != 1.0:
