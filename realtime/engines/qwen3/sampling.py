@@ -257,6 +257,8 @@ def draw_rows(probs: torch.Tensor, generators: Sequence[torch.Generator]) -> tor
     """
     if probs.ndim != 2 or probs.shape[0] != len(generators):
         raise ValueError(f"probs must be (rows, vocab) with one generator per row, got {tuple(probs.shape)}")
+    if probs.shape[0] == 1:  # one row: torch's own call is the same draw, with its checks in C++
+        return torch.multinomial(probs, num_samples=1, generator=generators[0])
     if not bool(((probs.max() < float("inf")) & (probs.min() >= 0)).item()):
         raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
     if bool((probs.sum(dim=1) == 0).any().item()):
