@@ -73,6 +73,12 @@ def _add_serve_ray(subparsers: Any) -> None:
                      help="autoscaling upper bound; 0 (default) turns autoscaling off")
     ray.add_argument("--target-sessions-per-replica", type=float, default=0.0,
                      help="autoscaling target of ongoing sessions per replica (default 75%% of --max-sessions)")
+    ray.add_argument("--upscale-delay-s", type=float, default=30.0,
+                     help="autoscaling: load above the target this long adds a replica (default 30)")
+    ray.add_argument("--downscale-delay-s", type=float, default=600.0,
+                     help="autoscaling: load below the target this long removes one, draining it (default 600)")
+    ray.add_argument("--look-back-period-s", type=float, default=30.0,
+                     help="autoscaling: the window sessions are averaged over (default 30)")
     ray.add_argument("--cpus-per-replica", type=float, default=1.0, help="Ray CPUs each replica reserves (default 1)")
     ray.add_argument("--gpus-per-replica", type=float, default=0.0, help="Ray GPUs each replica reserves (default 0)")
     ray.add_argument("--drain-timeout-s", type=float, default=30.0,
@@ -176,7 +182,9 @@ def _serve_ray(args: argparse.Namespace) -> int:
     try:
         settings = RaySettings(
             replicas=args.replicas, min_replicas=args.min_replicas, max_replicas=args.max_replicas,
-            target_sessions_per_replica=args.target_sessions_per_replica, cpus_per_replica=args.cpus_per_replica,
+            target_sessions_per_replica=args.target_sessions_per_replica, upscale_delay_s=args.upscale_delay_s,
+            downscale_delay_s=args.downscale_delay_s, look_back_period_s=args.look_back_period_s,
+            cpus_per_replica=args.cpus_per_replica,
             gpus_per_replica=args.gpus_per_replica, drain_timeout_s=args.drain_timeout_s,
             max_queued_requests=args.max_queued_requests,
             host=args.host or "127.0.0.1", port=args.port if args.port is not None else 8000,

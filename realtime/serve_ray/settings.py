@@ -33,6 +33,12 @@ class RaySettings:
     min_replicas: int = 1
     max_replicas: int = 0
     target_sessions_per_replica: float = 0.0  # 0: 75 % of a replica's session slots
+    # How long the load must stay above (below) the target before a replica is added (removed),
+    # and the window it is averaged over: Serve's own defaults. Sessions last minutes, so a
+    # short dip must not drain a replica whose sessions would then be cut at the drain timeout.
+    upscale_delay_s: float = 30.0
+    downscale_delay_s: float = 600.0
+    look_back_period_s: float = 30.0
     cpus_per_replica: float = 1.0
     gpus_per_replica: float = 0.0
     # A replica being removed takes no new sessions; open ones get this long to finish, then
@@ -49,6 +55,9 @@ class RaySettings:
             raise ValueError(f"need 0 <= min_replicas <= max_replicas, got {self.min_replicas} and {self.max_replicas}")
         if self.cpus_per_replica < 0 or self.gpus_per_replica < 0:
             raise ValueError("cpus_per_replica and gpus_per_replica must not be negative")
+        if self.upscale_delay_s < 0 or self.downscale_delay_s < 0 or self.look_back_period_s <= 0:
+            raise ValueError("upscale_delay_s and downscale_delay_s must not be negative, look_back_period_s must be "
+                             "positive")
         if self.drain_timeout_s <= 0:
             raise ValueError(f"drain_timeout_s must be positive, got {self.drain_timeout_s}")
         if self.max_queued_requests < 1:
@@ -95,6 +104,9 @@ def deployment_options(settings: RaySettings, config: ServerConfig) -> dict[str,
             "initial_replicas": min(max(settings.replicas, settings.min_replicas), settings.max_replicas),
             "max_replicas": settings.max_replicas,
             "target_ongoing_requests": target,
+            "upscale_delay_s": settings.upscale_delay_s,
+            "downscale_delay_s": settings.downscale_delay_s,
+            "look_back_period_s": settings.look_back_period_s,
         }
     else:
         options["num_replicas"] = settings.replicas

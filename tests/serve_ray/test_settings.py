@@ -36,11 +36,16 @@ def test_autoscaling_follows_sessions_within_its_bounds() -> None:
     assert "num_replicas" not in options
     assert options["autoscaling_config"] == {
         "min_replicas": 1, "initial_replicas": 1, "max_replicas": 4, "target_ongoing_requests": 6.0,
+        "upscale_delay_s": 30.0, "downscale_delay_s": 600.0, "look_back_period_s": 30.0,
     }
+    quick = deployment_options(RaySettings(max_replicas=2, upscale_delay_s=1, downscale_delay_s=5, look_back_period_s=2),
+                               config)["autoscaling_config"]
+    assert (quick["upscale_delay_s"], quick["downscale_delay_s"], quick["look_back_period_s"]) == (1, 5, 2)
 
 
 @pytest.mark.parametrize("bad", [dict(replicas=0), dict(min_replicas=3, max_replicas=2), dict(drain_timeout_s=0),
-                                 dict(max_queued_requests=0), dict(gpus_per_replica=-1)])
+                                 dict(max_queued_requests=0), dict(gpus_per_replica=-1), dict(upscale_delay_s=-1),
+                                 dict(downscale_delay_s=-1), dict(look_back_period_s=0)])
 def test_impossible_settings_are_refused(bad: dict) -> None:
     with pytest.raises(ValueError):
         RaySettings(**bad)

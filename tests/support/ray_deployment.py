@@ -42,10 +42,11 @@ def free_port() -> int:
 class RayDeployment:
     """`serve-ray` with these arguments on a free port; `url`, `http_url`, `replica_pids` once started."""
 
-    def __init__(self, *arguments: str, log_path: Path) -> None:
+    def __init__(self, *arguments: str, log_path: Path, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.arguments = ["serve-ray", "--port", str(self.port), "--log-level", "warning", *arguments]
         self.log_path = log_path
+        self.env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
         self.lines: list[str] = []
         self.url = ""
         self.ray_address = ""  # this deployment's own Ray (never `auto`: another Ray may run on the machine)
@@ -61,9 +62,8 @@ class RayDeployment:
             return {rid: int(pid) for line in self.lines for rid, pid in REPLICA_LINE.findall(line)}
 
     def start(self) -> RayDeployment:
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
         self._process = subprocess.Popen(
-            [str(ray_python()), "-m", "realtime", *self.arguments], cwd=ROOT, env=env, text=True,
+            [str(ray_python()), "-m", "realtime", *self.arguments], cwd=ROOT, env=self.env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         )
         threading.Thread(target=self._read, daemon=True).start()
@@ -80,9 +80,13 @@ class RayDeployment:
         """`serve-ray --ray-address <its Ray>` with the same options but `changes` (e.g. --replicas 1), started in
         the background: Serve updates the running deployment (a new replica count adds or drains replicas)."""
         arguments = [*self.arguments, *changes, "--ray-address", self.ray_address]
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-        return subprocess.Popen([str(ray_python()), "-m", "realtime", *arguments], cwd=ROOT, env=env, text=True,
+        return subprocess.Popen([str(ray_python()), "-m", "realtime", *arguments], cwd=ROOT, env=self.env, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def count(self, text: str) -> int:
+        """Log lines containing `text` so far (e.g. Serve's "Adding 1 replica")."""
+        with self._changed:
+            return sum(text in line for line in self.lines)
 
     def _read(self) -> None:
         assert self._process is not None and self._process.stdout is not None
