@@ -30,12 +30,13 @@ import ray  # noqa: E402
 from ray import serve  # noqa: E402
 from ray.serve import Application  # noqa: E402
 
-from realtime.config import ServerConfig, config_from_env
+from realtime.config import ENV_PREFIX, ServerConfig, config_from_env
 from realtime.serve_ray.proxy import PROXY_CALLBACK
 from realtime.serve_ray.replica import RealtimeDeployment
 from realtime.serve_ray.settings import APP_NAME, RaySettings, ReplicaConfig, deployment_options, settings_from_args
 
 PROXY_CALLBACK_VARIABLE = "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"
+SEND_TIMEOUT_VARIABLE = ENV_PREFIX + "SEND_TIMEOUT_S"
 OBJECT_STORE_BYTES = 256 * 1024 * 1024  # a local cluster moves no large objects: audio streams through the proxy
 
 
@@ -60,6 +61,8 @@ def run(settings: RaySettings, config: ServerConfig, address: str | None = None)
     With `address`: deploy to that cluster (or update its deployment: a new replica count adds or
     drains replicas) and return, leaving it running."""
     os.environ.setdefault(PROXY_CALLBACK_VARIABLE, PROXY_CALLBACK)  # inherited by the proxy actor Ray starts
+    # The proxy's middleware drops clients that read nothing after the replicas' own send timeout.
+    os.environ[SEND_TIMEOUT_VARIABLE] = str(config.limits.send_timeout_s)
     if address:
         ray.init(address=address, log_to_driver=False)
         try:

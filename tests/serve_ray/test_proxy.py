@@ -1,6 +1,6 @@
 """The middleware Ray's proxy runs (realtime/serve_ray/proxy.py), around stand-ins for the proxy's relay,
 under a real uvicorn with real WebSocket and HTTP clients: what a client sees when a replica goes away
-or when Ray itself refuses."""
+or when Ray itself refuses, and what a replica is told when its client reads nothing."""
 
 from __future__ import annotations
 
@@ -18,8 +18,14 @@ import uvicorn
 import websockets
 from starlette.types import Receive, Scope, Send
 
-from realtime.serve_ray.proxy import SERVICE_RESTART, ReplicaFailureMiddleware
+from realtime.serve_ray.proxy import SERVICE_RESTART, STALLED_CLOSE_CODE, ReplicaFailureMiddleware
 from tests.conftest import run
+from tests.support.stream_checks import small_buffer_socket
+
+SEND_TIMEOUT_S = 0.5  # the stand-in proxies' send timeout (the real one: the server's --send-timeout-s)
+FRAME = b"\x00" * 16384
+STEADY_FRAMES = 300  # what the streaming relay sends a client that keeps reading (~5 MB; path /steady)
+ENDLESS_FRAMES = 100_000  # what it would send a stalled client if nobody stopped it (~1.6 GB)
 
 
 async def relay_that_loses_its_replica(scope: Scope, receive: Receive, send: Send) -> None:
@@ -34,6 +40,43 @@ async def relay_that_loses_its_replica(scope: Scope, receive: Receive, send: Sen
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"audio/pcm")]})
         await send({"type": "http.response.body", "body": b"\x00\x01" * 512, "more_body": True})
         return
+
+
+class StreamingRelay:
+    """A replica speaking a long line through the proxy: frames go out as fast as the client takes them,
+    until `receive` says the client left (or STEADY_FRAMES were sent, on the path /steady).
+    Records what it was told and how much it sent, as the replica's server would see it."""
+
+    def __init__(self) -> None:
+        self.told: dict[str, tuple[dict, int]] = {}
+        self.told_event = threading.Event()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await receive()  # websocket.connect
+            await send({"type": "websocket.accept", "subprotocol": "tts.v1.msgpack"})
+            await self._stream(scope, receive, send, {"type": "websocket.send", "bytes": FRAME})
+        elif scope["type"] == "http":
+            await receive()  # the request body
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"audio/pcm")]})
+            await self._stream(scope, receive, send, {"type": "http.response.body", "body": FRAME, "more_body": True})
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send, frame: dict) -> None:
+        left = asyncio.ensure_future(receive())
+        sent, frames = 0, STEADY_FRAMES if scope["path"] == "/steady" else ENDLESS_FRAMES
+        while not left.done() and sent < frames:
+            await send(frame)
+            sent += 1
+            await asyncio.sleep(0)
+        if left.done():
+            self.told[scope["type"]] = (left.result(), sent)
+            self.told_event.set()
+            return
+        left.cancel()
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1000})
+        else:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def relay_that_refuses(scope: Scope, receive: Receive, send: Send) -> None:
@@ -64,16 +107,19 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+STREAMING = StreamingRelay()
+
+
 @pytest.fixture(scope="module")
 def proxies() -> Iterator[dict[str, str]]:
     """One uvicorn per stand-in relay, each behind the middleware; yields their base URLs by name."""
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
     urls = {}
     for name, app in (("lost", relay_that_loses_its_replica), ("refused", relay_that_refuses),
-                      ("finished", relay_that_finishes)):
+                      ("finished", relay_that_finishes), ("streaming", STREAMING)):
         port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(ReplicaFailureMiddleware(app), host="127.0.0.1", port=port,
-                                               log_level="error", lifespan="off"))
+        server = uvicorn.Server(uvicorn.Config(ReplicaFailureMiddleware(app, send_timeout_s=SEND_TIMEOUT_S),
+                                               host="127.0.0.1", port=port, log_level="error", lifespan="off"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         servers.append((server, thread))
@@ -150,3 +196,59 @@ def test_what_a_replica_answers_itself_passes_unchanged(proxies: dict[str, str])
     response = httpx.post(f"http://{proxies['finished']}/v1/audio/speech", json={}, timeout=30)
     assert response.status_code == 503 and json.loads(response.content) == {"error": {"code": "over_capacity"}}
     assert response.headers.get_list("x-request-id") == ["req-1"]  # Ray's second copy dropped
+
+
+def _port(address: str) -> int:
+    return int(address.rsplit(":", 1)[1])
+
+
+def test_a_socket_client_that_reads_nothing_is_dropped_and_its_replica_told_it_left(proxies: dict[str, str]) -> None:
+    STREAMING.told.pop("websocket", None)
+    STREAMING.told_event.clear()
+
+    async def body() -> None:
+        sock = small_buffer_socket(_port(proxies["streaming"]))
+        ws = await websockets.connect(f"ws://{proxies['streaming']}/v1/realtime", subprotocols=["tts.v1.msgpack"],
+                                      sock=sock, max_queue=1)
+        ws.transport.pause_reading()  # ... and never reads
+        told = await asyncio.to_thread(STREAMING.told_event.wait, 30)
+        assert told, "the replica was never told that its client left"
+        message, sent = STREAMING.told["websocket"]
+        assert message == {"type": "websocket.disconnect", "code": STALLED_CLOSE_CODE}
+        assert sent < ENDLESS_FRAMES, "the whole line was relayed to a client that read nothing"
+        ws.transport.resume_reading()
+        with pytest.raises(websockets.ConnectionClosed):  # the proxy closed (or dropped) the socket
+            while True:
+                await asyncio.wait_for(ws.recv(), 30)
+
+    run(body())
+
+
+def test_an_http_client_that_reads_nothing_is_dropped_and_its_replica_told_it_left(proxies: dict[str, str]) -> None:
+    STREAMING.told.pop("http", None)
+    STREAMING.told_event.clear()
+    sock = small_buffer_socket(_port(proxies["streaming"]))
+    sock.setblocking(True)
+    try:
+        sock.sendall(b"POST /v1/audio/speech HTTP/1.1\r\nHost: proxy\r\nContent-Length: 0\r\n\r\n")  # never reads
+        assert STREAMING.told_event.wait(30), "the replica was never told that its client left"
+        message, sent = STREAMING.told["http"]
+        assert message == {"type": "http.disconnect"} and sent < ENDLESS_FRAMES
+    finally:
+        sock.close()
+
+
+def test_a_client_reading_slowly_but_steadily_gets_everything(proxies: dict[str, str]) -> None:
+    async def body() -> None:
+        sock = small_buffer_socket(_port(proxies["streaming"]))
+        async with websockets.connect(f"ws://{proxies['streaming']}/steady", subprotocols=["tts.v1.msgpack"],
+                                      sock=sock, max_queue=1) as ws:
+            frames = 0
+            with pytest.raises(websockets.ConnectionClosedOK):
+                while True:
+                    assert await asyncio.wait_for(ws.recv(), 30) == FRAME
+                    frames += 1
+                    await asyncio.sleep(0.002)  # slower than the relay, never still for the send timeout
+        assert frames == STEADY_FRAMES and ws.close_code == 1000
+
+    run(body(), 120)

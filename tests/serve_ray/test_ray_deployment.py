@@ -26,10 +26,13 @@ from tests.conftest import run
 from tests.support.postgres import TestPostgres
 from tests.support.ray_deployment import RayDeployment
 from tests.support.saved_voices import GENERATION, clone_body
+from tests.support.stream_checks import small_buffer_socket
 from tests.wire import Wire, audio_of
 
 SESSIONS_PER_REPLICA = 2
 DRAIN_TIMEOUT_S = 8
+SEND_TIMEOUT_S = 3
+IDLE_TIMEOUT_S = 300  # a stalled client's slot must come back by the send timeout, never by idling
 TIMEOUT = 120.0
 LINE = "Hello there. This line is spoken through Ray's proxy."
 LONG_TEXT = ("The replica speaking this will be stopped in the middle of the line. " * 58)[:4000]
@@ -44,7 +47,8 @@ def deployment(tiny_checkpoints: dict[str, Path], postgres_server: TestPostgres,
         "--replicas", "2", "--max-sessions", str(SESSIONS_PER_REPLICA), "--engine-threads", "1",
         "--models-dir", str(tiny_checkpoints["base"].parent), "--device", "cpu",
         "--voice-store-url", postgres_server.new_database("ray"), "--data-dir", str(logs / "data"),
-        "--drain-timeout-s", str(DRAIN_TIMEOUT_S),
+        "--drain-timeout-s", str(DRAIN_TIMEOUT_S), "--send-timeout-s", str(SEND_TIMEOUT_S),
+        "--idle-timeout-s", str(IDLE_TIMEOUT_S),
         log_path=logs / "serve-ray.log",
     ).start()
     try:
@@ -163,6 +167,29 @@ def test_a_voice_made_through_one_replica_speaks_through_the_other(deployment: R
         finally:
             for wire in wires:
                 await wire.close()
+
+    run(body(), TIMEOUT * 2)
+
+
+def test_a_client_that_stops_reading_through_the_proxy_is_dropped_and_frees_its_slot(deployment: RayDeployment) -> None:
+    async def body() -> None:
+        stalled = await Wire.open(deployment.url, max_queue=1, sock=small_buffer_socket(deployment.port))
+        await stalled.send({"type": "session.start", **EMBEDDED, "sample_rate": 48000})
+        assert (await stalled.recv(TIMEOUT))["type"] == "session.ready"
+        await stalled.send({"type": "text", "text": LONG_TEXT})
+        await stalled.send({"type": "end"})
+        stalled.connection.transport.pause_reading()  # ... and never reads again
+        stalled_at = time.monotonic()
+        # Every slot of the cluster, its own included: only once the replica was told its client left.
+        wires = await hold_sessions(deployment, 2 * SESSIONS_PER_REPLICA)
+        freed_after_s = time.monotonic() - stalled_at
+        try:
+            assert freed_after_s < 90, f"the stalled client's slot came back after {freed_after_s:.0f} s"
+            assert audio_of(await speak(wires[0]))
+        finally:
+            for wire in wires:
+                await wire.close()
+            stalled.abort()
 
     run(body(), TIMEOUT * 2)
 
