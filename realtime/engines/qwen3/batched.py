@@ -35,7 +35,15 @@ import torch
 
 from realtime.engines.qwen3.frames import GenerationOutcome, StopReason
 from realtime.engines.qwen3.prompts import TalkerPrompt
-from realtime.engines.qwen3.sampling import SamplingParams, sample_next, sample_rows
+from realtime.engines.qwen3.sampling import (
+    SamplingParams,
+    TokenSampling,
+    draw_rows,
+    penalize_repetition,
+    sample_next,
+    sample_rows,
+    warp_scores,
+)
 from realtime.engines.qwen3.tiles import RowTiles, probe_buckets
 
 
@@ -141,6 +149,63 @@ class RowState:
         return True
 
 
+def choose_tokens(rows: Sequence[RowState], logits: torch.Tensor) -> list[bool | Exception]:
+    """`choose_token` for every row, row i from `logits[i]` (rows, vocab): per row, True (a token),
+    False (EOS) or the error that fails that row alone.
+
+    Rows with the same talker settings go through the masks, the warpers and the draws together
+    (all row-wise, each draw from its row's generator: the tokens `choose_token` gives each row
+    alone); only the repetition penalty, over each row's own history, runs row by row. If the
+    group's processing fails (a row's scores are not a distribution), each row of the group
+    retries alone, so only the bad row fails; no generator has drawn yet at that point.
+    """
+    outcomes: list[bool | Exception] = [False] * len(rows)
+    groups: dict[TokenSampling, list[int]] = {}
+    for index, row in enumerate(rows):
+        groups.setdefault(row.params.talker, []).append(index)
+    for params, members in groups.items():
+        group = [rows[index] for index in members]
+        if len(members) == 1:  # alone in its group: the row's own call is as cheap
+            index = members[0]
+            try:
+                outcomes[index] = rows[index].choose_token(logits[index : index + 1], rows[index].prompt.eos_token_id)
+            except Exception as exc:  # noqa: BLE001
+                outcomes[index] = exc
+            continue
+        try:
+            tokens = _group_tokens(group, logits[members] if len(members) < len(rows) else logits, params)
+        except Exception:  # noqa: BLE001  (one row's scores): row by row, so that row fails alone
+            for index in members:
+                try:
+                    outcomes[index] = rows[index].choose_token(logits[index : index + 1], rows[index].prompt.eos_token_id)
+                except Exception as exc:  # noqa: BLE001
+                    outcomes[index] = exc
+            continue
+        for index, row, token, value in zip(members, group, tokens.split(1), tokens.flatten().tolist(), strict=True):
+            row.history = torch.cat([row.history, token], dim=1)
+            if value == row.prompt.eos_token_id:
+                row.finish("eos")
+                outcomes[index] = False
+            else:
+                row.token = token
+                outcomes[index] = True
+    return outcomes
+
+
+def _group_tokens(rows: Sequence[RowState], logits: torch.Tensor, params: TokenSampling) -> torch.Tensor:
+    """The next codebook-0 token (rows, 1) of rows sharing `params`, as `RowState.choose_token` picks it."""
+    scores = logits.to(dtype=torch.float32, copy=True)
+    scores = scores.masked_fill(torch.stack([row.suppressed for row in rows]), float("-inf"))
+    for index, row in enumerate(rows):
+        if row.history.shape[1] < row.min_frames:
+            scores[index, row.prompt.eos_token_id] = float("-inf")
+        penalize_repetition(scores[index : index + 1], params, row.history)
+    scores = warp_scores(scores, params)
+    if params.greedy:
+        return scores.argmax(dim=-1, keepdim=True)
+    return draw_rows(scores.softmax(dim=-1), [row.generator for row in rows])
+
+
 class BatchedTalker:
     """Batched steps over one loaded model's talker and code predictor (never mutates the model)."""
 
@@ -158,12 +223,58 @@ class BatchedTalker:
         self.tiles: RowTiles = probe_buckets(linears, tile_rows=tile_rows, exact=exact)
         self.device = next(self.talker.parameters()).device
         self._predictor_positions: tuple[torch.Tensor, torch.Tensor] | None = None
+        # rows per call of the code predictor's attention (1: a call per row)
+        self.predictor_attention_rows = self._predictor_attention_rows(tile_rows) if exact else 1
 
     def _attention_function(self, config: Any) -> Callable[..., Any]:
         from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
         implementation = config._attn_implementation
         return self._eager_attention if implementation == "eager" else ALL_ATTENTION_FUNCTIONS[implementation]
+
+    def _predictor_attention_rows(self, tile_rows: int) -> int:
+        """Rows one call of the code predictor's attention may take: 2 x tile where its kernel gives
+        each row the bits it gives that row alone, checked (once per process and shape) on the
+        predictor's own shapes, dtype and device, for every length a frame uses and every row count
+        up to 2 x tile (torch 2.13's CPU sdpa passes); 1 otherwise (and for the eager path, whose
+        matrix products are not checked)."""
+        attention = self.predictor.model.layers[0].self_attn
+        config = attention.config
+        attend = self._attention_function(config)
+        if attend is self._eager_attention or tile_rows < 2:
+            return 1
+        dtype = next(self.predictor.parameters()).dtype
+        key = (config._attn_implementation, int(config.num_attention_heads), int(config.num_key_value_heads),
+               int(attention.head_dim), self.codebooks, dtype, str(self.device), tile_rows)
+        if key not in _ATTENTION_PROBES:
+            exact = self._attention_is_row_exact(attention, attend, dtype, 2 * tile_rows)
+            _ATTENTION_PROBES[key] = 2 * tile_rows if exact else 1
+        return _ATTENTION_PROBES[key]
+
+    def _attention_is_row_exact(
+        self, attention: Any, attend: Callable[..., Any], dtype: torch.dtype, biggest: int
+    ) -> bool:
+        config = attention.config
+        heads, kv_heads = int(config.num_attention_heads), int(config.num_key_value_heads)
+        generator = torch.Generator().manual_seed(0)
+        with torch.inference_mode():
+            for length in range(2, self.codebooks + 1):
+                count = 2 if length == 2 else 1
+                shapes = ((biggest, heads, count), (biggest, kv_heads, length), (biggest, kv_heads, length))
+                query, key, value = (
+                    torch.randn((*shape, attention.head_dim), generator=generator).to(self.device, dtype) for shape in shapes
+                )
+                alone = [
+                    attend(attention, query[i : i + 1], key[i : i + 1], value[i : i + 1], None, dropout=0.0,
+                           scaling=attention.scaling, sliding_window=attention.sliding_window)[0]
+                    for i in range(biggest)
+                ]
+                for rows in range(2, biggest + 1):
+                    together, _ = attend(attention, query[:rows], key[:rows], value[:rows], None, dropout=0.0,
+                                         scaling=attention.scaling, sliding_window=attention.sliding_window)
+                    if not all(torch.equal(together[i : i + 1], alone[i]) for i in range(rows)):
+                        return False
+        return True
 
     # -- a newcomer's prefill (one row, official forward) ---------------------------------------
 
@@ -344,19 +455,25 @@ class BatchedTalker:
         caches[index] = (key, value)
         attend = self._attention_function(attention.config)
         count = query.shape[2]
+        # Every row has the same length here: where the kernel was proven row-exact, rows go in
+        # groups of up to the probed size; elsewhere one call per row (the same call whatever the batch).
+        group = self.predictor_attention_rows
         outputs = []
-        for i in range(query.shape[0]):  # per row: the same kernel call whatever the batch
+        for i in range(0, query.shape[0], group):
             mask = None
             if count > 1 and attend is self._eager_attention:
                 mask = _causal_additive_mask(count, key.shape[2], query.dtype, query.device)
-            out, _ = attend(attention, query[i : i + 1], key[i : i + 1], value[i : i + 1], mask, dropout=0.0,
-                            scaling=attention.scaling, sliding_window=attention.sliding_window)
+            out, _ = attend(attention, query[i : i + group], key[i : i + group], value[i : i + group], mask,
+                            dropout=0.0, scaling=attention.scaling, sliding_window=attention.sliding_window)
             outputs.append(out)
-        attended = torch.cat(outputs, dim=0).reshape(*normed.shape[:-1], -1)
+        attended = (outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=0)).reshape(*normed.shape[:-1], -1)
         hidden = residual + linear(attention.o_proj, attended)
         residual = hidden
         hidden = layer.post_attention_layernorm(hidden)
         return residual + self._mlp(layer.mlp, hidden)
+
+
+_ATTENTION_PROBES: dict[tuple[Any, ...], int] = {}  # a probe's answer per attention shape (see BatchedTalker)
 
 
 def _causal_additive_mask(queries: int, keys: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:

@@ -169,10 +169,20 @@ def process_logits(logits: torch.Tensor, params: TokenSampling, history: torch.T
     Masked scores (-inf) stay masked. Returns a new float32 tensor.
     """
     scores = logits.to(dtype=torch.float32, copy=True)
+    penalize_repetition(scores, params, history)
+    return warp_scores(scores, params)
+
+
+def penalize_repetition(scores: torch.Tensor, params: TokenSampling, history: torch.Tensor | None) -> None:
+    """In place on float32 `scores` (batch, vocab): the repetition penalty over `history` (batch, n)."""
     if params.repetition_penalty != 1.0 and history is not None and history.numel() > 0:
         previous = torch.gather(scores, 1, history)
         previous = torch.where(previous < 0, previous * params.repetition_penalty, previous / params.repetition_penalty)
         scores.scatter_(1, history, previous)
+
+
+def warp_scores(scores: torch.Tensor, params: TokenSampling) -> torch.Tensor:
+    """What follows the repetition penalty: temperature, top-k, top-p (none when greedy). Row-wise."""
     if params.greedy:
         return scores
     if params.temperature != 1.0:
@@ -229,7 +239,31 @@ def sample_rows(logits: torch.Tensor, params: Sequence[TokenSampling], generator
             for index, row in enumerate(rows):
                 picks[row] = chosen[index : index + 1]
             continue
-        probs = scores.softmax(dim=-1)
+        chosen = draw_rows(scores.softmax(dim=-1), [generators[row] for row in rows])
         for index, row in enumerate(rows):
-            picks[row] = torch.multinomial(probs[index : index + 1], num_samples=1, generator=generators[row])
-    return torch.cat(picks)  # type: ignore[arg-type]
+            picks[row] = chosen[index : index + 1]
+    return picks[0] if len(picks) == 1 else torch.cat(picks)  # type: ignore[arg-type,return-value]
+
+
+def draw_rows(probs: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:
+    """One token per row of `probs` (rows, vocab), row i drawn from `generators[i]` only: shape (rows, 1).
+
+    The same numbers as `torch.multinomial(probs[i : i + 1], 1, generator=generators[i])` row by
+    row, leaving each generator in the same state (`test_sampling` pins this against torch),
+    but one call per row instead of a dozen. torch draws one sample as `argmax(p / q)` with
+    `q ~ Exp(1)` from the generator (the exponential race): only the `q` of each row must come
+    from its own generator; the checks, the division and the argmax are row-wise and run once
+    for all rows. A row's token therefore never depends on the other rows.
+    """
+    if probs.ndim != 2 or probs.shape[0] != len(generators):
+        raise ValueError(f"probs must be (rows, vocab) with one generator per row, got {tuple(probs.shape)}")
+    if probs.shape[0] == 1:  # one row: torch's own call is the same draw, with its checks in C++
+        return torch.multinomial(probs, num_samples=1, generator=generators[0])
+    if not bool(((probs.max() < float("inf")) & (probs.min() >= 0)).item()):
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if bool((probs.sum(dim=1) == 0).any().item()):
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    races = torch.empty_like(probs)
+    for row, generator in enumerate(generators):
+        races[row].exponential_(1, generator=generator)
+    return (probs / races).argmax(dim=-1, keepdim=True)

@@ -12,7 +12,8 @@ A stream (one segment of one context) is a row. Each iteration of the worker:
    and pushes each row's new frame through its own streaming decoder when its next chunk
    is due (chunk sizes 1, 2, 4, 8 frames, as `engine.CHUNK_SCHEDULE`), newcomers' first
    chunks first; free lanes take some of these decoder calls (each row's decoder is used
-   by one thread at a time, and all are done before the talker step);
+   by one thread at a time, and all are done before the talker step) when a call costs
+   enough CPU to be worth a second thread (`share_decode_min_s`; short ones stay on the worker);
 4. runs ONE batched talker step for every row that needs the next token, and samples each.
 
 Beside the worker, `prefill_lanes` threads (default 1) prefill newcomers the moment they
@@ -49,7 +50,7 @@ import torch
 
 from realtime.engines.base import CancelFlag, GenerationError
 from realtime.engines.qwen3.admission import PrefillBudget
-from realtime.engines.qwen3.batched import BatchedTalker, RowState, rows_memory_bytes
+from realtime.engines.qwen3.batched import BatchedTalker, RowState, choose_tokens, rows_memory_bytes
 from realtime.engines.qwen3.prompts import TalkerPrompt
 from realtime.engines.qwen3.sampling import SamplingParams
 
@@ -59,6 +60,12 @@ DEFAULT_MAX_BATCH = 8
 DEFAULT_MAX_QUEUED_CHUNKS = 2
 DEFAULT_PREFILL_CHUNK = 32  # prompt positions per prefill piece (cancel and the budget act between pieces)
 DEFAULT_PREFILL_LANES = 1  # threads that prefill newcomers beside the step loop
+# A lane takes decoder calls only when they cost at least this much CPU each: a short call is
+# mostly Python work under the GIL, and two threads handing the GIL to each other at every
+# torch op get less done than one (the tiny checkpoint's 8-frame call, ~15 ms, runs at 0.8x on
+# two threads; the 0.6B's, ~1 s, at 1.2x).
+DEFAULT_SHARE_DECODE_MIN_S = 0.05
+_DECODE_COST_WEIGHT = 0.2  # weight of the newest call in the running mean of the decoder's cost
 _CONSUMER_POLL_S = 0.05  # how often a waiting consumer looks at its cancel flag
 _IDLE_WAIT_S = 0.5
 _RELEASE_WAIT_S = 30.0  # the next segment waits this long at most for the worker to let go of the last row
@@ -226,7 +233,9 @@ class BatchScheduler:
     `prefill_chunk` is the prompt positions of one prefill piece (None: whole prompts);
     `prefill_lanes` threads prefill newcomers beside the step loop (0: the worker alone);
     `prefill_steps` is the inline prefill the worker allows itself per iteration once rows
-    are heard, in steps (`admission.PrefillBudget`; 0: one piece per iteration).
+    are heard, in steps (`admission.PrefillBudget`; 0: one piece per iteration);
+    `share_decode_min_s`: the CPU seconds a decoder call must cost, on average, before free
+    lanes take some of them (0: always share; cheaper calls stay on the worker, see the constant).
     """
 
     def __init__(
@@ -239,6 +248,7 @@ class BatchScheduler:
         prefill_chunk: int | None = DEFAULT_PREFILL_CHUNK,
         prefill_lanes: int = DEFAULT_PREFILL_LANES,
         prefill_steps: float = 1.0,
+        share_decode_min_s: float = DEFAULT_SHARE_DECODE_MIN_S,
         name: str = "qwen3",
     ) -> None:
         if max_batch < 1:
@@ -256,6 +266,8 @@ class BatchScheduler:
         self.prefill_chunk = prefill_chunk
         self.prefill_lanes = prefill_lanes
         self.budget = PrefillBudget(prefill_steps)
+        self.share_decode_min_s = share_decode_min_s
+        self.decode_cost_s: float | None = None  # running mean of a decoder call's CPU seconds (None: none yet)
         self.name = name
         self.condition = threading.Condition()
         self._waiting: deque[StreamRow] = deque()
@@ -574,9 +586,11 @@ class BatchScheduler:
             except Exception as exc:  # noqa: BLE001
                 self._fail_all(stepping, exc)
                 return
-            for index, row in enumerate(stepping):
+            for row, chosen in zip(stepping, choose_tokens([row.state for row in stepping], logits), strict=True):
                 try:
-                    if not row.state.choose_token(logits[index : index + 1], row.state.prompt.eos_token_id):
+                    if isinstance(chosen, Exception):
+                        raise chosen
+                    if not chosen:
                         row.finish_audio()
                 except Exception as exc:  # noqa: BLE001
                     row.fail(exc)
@@ -599,9 +613,9 @@ class BatchScheduler:
         """This iteration's decoder calls (one per row, newcomers' first), shared with the lanes that
         are free: each lane takes the next call from the queue while the worker takes the others.
         All are done before the talker step, so a row's decoder is used by one thread at a time."""
-        if self.prefill_lanes == 0 or len(decodes) < 2:
+        if self.prefill_lanes == 0 or len(decodes) < 2 or not self._decodes_worth_sharing():
             for deliver in decodes:
-                deliver()
+                self._timed_decode(deliver)
             return
         with self.condition:
             self._decodes.extend(decodes)
@@ -615,9 +629,26 @@ class BatchScheduler:
                 self._decodes_running += 1
             self._run_decode(deliver)
 
+    def _decodes_worth_sharing(self) -> bool:
+        """Share only calls known to be long (unknown yet: share, as the first calls of a model are
+        the newcomers' first chunks, where a second thread helps most if they are long)."""
+        with self.condition:
+            cost = self.decode_cost_s
+        return cost is None or cost >= self.share_decode_min_s
+
+    def _timed_decode(self, deliver: Callable[[], None]) -> None:
+        """Run one decoder call and fold its CPU time (this thread's: waiting for the GIL or for a
+        core does not count) into the running mean."""
+        began = time.thread_time()
+        deliver()
+        spent = time.thread_time() - began
+        with self.condition:
+            previous = self.decode_cost_s
+            self.decode_cost_s = spent if previous is None else previous + _DECODE_COST_WEIGHT * (spent - previous)
+
     def _run_decode(self, deliver: Callable[[], None]) -> None:
         try:
-            deliver()
+            self._timed_decode(deliver)
         finally:
             with self.condition:
                 self._decodes_running -= 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from transformers.generation.logits_process import (
     LogitsProcessorList,
     RepetitionPenaltyLogitsProcessor,
@@ -16,9 +18,11 @@ from transformers.generation.logits_process import (
 from realtime.engines.qwen3.sampling import (
     SamplingParams,
     TokenSampling,
+    draw_rows,
     make_generator,
     process_logits,
     sample_next,
+    sample_rows,
 )
 
 RELEASED_GENERATION_CONFIG = {
@@ -148,3 +152,51 @@ def test_top_k_and_top_p_confine_the_draws() -> None:
     nucleus = set(order[: int((probs[order].cumsum(0) < 0.6).sum()) + 1].tolist())
     drawn_p = set(sample_next(logits, TokenSampling(temperature=1.0, top_p=0.6), make_generator(1)).flatten().tolist())
     assert drawn_p <= nucleus
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    rows=st.integers(1, 9),
+    vocab=st.sampled_from([1, 2, 7, 300, 2048, 3072]),
+    top_k=st.sampled_from([0, 1, 5, 50]),
+    temperature=st.sampled_from([0.3, 0.9, 1.0, 2.0]),
+    seed=st.integers(0, 2**31 - 1),
+    used=st.integers(0, 3),
+)
+def test_batched_draws_are_torch_multinomials_row_by_row(
+    rows: int, vocab: int, top_k: int, temperature: float, seed: int, used: int
+) -> None:
+    """`draw_rows` relies on how torch draws one sample; this pins it: same tokens, same generator states."""
+    probs = process_logits(random_logits(rows, vocab, seed % 1000), TokenSampling(temperature=temperature, top_k=top_k)).softmax(-1)
+    seeds = [seed + row for row in range(rows)]
+    expected_generators, batched_generators = [make_generator(s) for s in seeds], [make_generator(s) for s in seeds]
+    for generator in (*expected_generators, *batched_generators):  # generators part way through their streams
+        torch.empty(used * 17).exponential_(generator=generator)
+    expected = torch.cat([
+        torch.multinomial(probs[row : row + 1], num_samples=1, generator=expected_generators[row]) for row in range(rows)
+    ])
+    assert torch.equal(draw_rows(probs, batched_generators), expected)
+    for mine, theirs in zip(batched_generators, expected_generators, strict=True):
+        assert torch.equal(mine.get_state(), theirs.get_state())
+
+
+@pytest.mark.parametrize("bad", ["nan", "negative", "all zero"])
+def test_batched_draws_refuse_what_multinomial_refuses(bad: str) -> None:
+    probs = torch.full((3, 5), 0.2)
+    probs[1] = {"nan": float("nan"), "negative": -0.2, "all zero": 0.0}[bad]
+    with pytest.raises(RuntimeError):
+        torch.multinomial(probs[1:2], 1, generator=make_generator(0))
+    with pytest.raises(RuntimeError):
+        draw_rows(probs, [make_generator(row) for row in range(3)])
+
+
+def test_a_rows_residual_code_is_the_same_alone_and_among_rows_with_other_settings() -> None:
+    logits = random_logits(rows=5, vocab=2048, seed=3)
+    settings_per_row = [
+        TokenSampling(temperature=0.9, top_k=50), TokenSampling(do_sample=False), TokenSampling(temperature=0.9, top_k=50),
+        TokenSampling(temperature=1.3, top_p=0.8), TokenSampling(temperature=0.9, top_k=50),
+    ]
+    together = sample_rows(logits, settings_per_row, [make_generator(10 + row) for row in range(5)])
+    for row in range(5):
+        alone = sample_next(logits[row : row + 1], settings_per_row[row], make_generator(10 + row))
+        assert torch.equal(together[row : row + 1], alone)

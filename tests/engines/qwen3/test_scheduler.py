@@ -507,3 +507,60 @@ def test_shutdown_fails_a_row_whose_prefill_is_under_way(qwen_models: dict[str, 
     stream.drain()
     assert isinstance(stream.error, GenerationError) and "shutting down" in str(stream.error)
     assert stream.row.wait_released(30) and scheduler.wait_idle(30) and not scheduler.running
+
+
+class ThreadDecoder(RecordingDecoder):
+    """Records which thread ran each decoder call; `cost_s` of CPU burnt per call, and with a
+    `barrier` each call waits for a call of another row to run at the same time."""
+
+    def __init__(self, cost_s: float = 0.0, barrier: threading.Barrier | None = None) -> None:
+        super().__init__()
+        self.cost_s = cost_s
+        self.barrier = barrier
+        self.threads: list[str] = []
+
+    def push(self, frames: torch.Tensor) -> np.ndarray:
+        self.threads.append(threading.current_thread().name)
+        began = time.thread_time()
+        while time.thread_time() - began < self.cost_s:
+            pass
+        if self.barrier is not None:
+            self.barrier.wait(timeout=60)  # broken (the row fails) if no other thread decodes meanwhile
+        return super().push(frames)
+
+
+def test_cheap_decoder_calls_stay_on_the_worker(tts: Any, sampled: SamplingParams) -> None:
+    scheduler = BatchScheduler(8, prefill_lanes=1, share_decode_min_s=0.05, max_queued_chunks=10_000)
+    streams = [
+        submit(scheduler, tts, prompt_for(tts, text), sampled, seed, frames=20, decoder=ThreadDecoder())
+        for seed, text in enumerate(TEXTS[:4])
+    ]
+    for stream in streams:
+        stream.drain()
+    assert scheduler.decode_cost_s is not None and scheduler.decode_cost_s < 0.05
+    for stream in streams:
+        later = stream.decoder.threads[1:]  # type: ignore[attr-defined]  (the first calls: cost not known yet)
+        assert later and all(name == "batch-qwen3" for name in later), stream.decoder.threads  # type: ignore[attr-defined]
+    assert scheduler.wait_idle(30)
+
+
+def test_costly_decoder_calls_are_shared_with_a_free_lane(tts: Any, greedy: SamplingParams) -> None:
+    scheduler = BatchScheduler(8, prefill_lanes=1, share_decode_min_s=0.005, max_queued_chunks=10_000)
+    barrier = threading.Barrier(2)
+    prompt = prompt_for(tts, TEXTS[0])  # two identical greedy rows: their chunks are always due together
+    with scheduler.condition:
+        streams = [
+            submit(scheduler, tts, prompt, greedy, 1, frames=12, decoder=ThreadDecoder(cost_s=0.01, barrier=barrier))
+            for _ in range(2)
+        ]
+    threads = [threading.Thread(target=stream.drain) for stream in streams]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert all(stream.final and stream.error is None for stream in streams)
+    assert scheduler.decode_cost_s is not None and scheduler.decode_cost_s >= 0.005
+    names = [name for stream in streams for name in stream.decoder.threads]  # type: ignore[attr-defined]
+    assert len(names) >= 8 and any("prefill" in name for name in names) and "batch-qwen3" in names
+    assert torch.equal(streams[0].codes(), streams[1].codes())
+    assert scheduler.wait_idle(30)
