@@ -31,26 +31,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.freeze()
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (scripts/test runs `-n auto --dist loadgroup`) keep a module's tests on one worker.
-
-    A module-scoped server or model then starts once, not once per worker; the browser
-    tests all go to one worker, which launches one Chromium for them; so do the modules that
-    start a Ray cluster, one after the other.
-    """
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        module = item.nodeid.split("::", 1)[0]
-        if module.startswith("tests/browser/"):
-            group = "tests/browser"
-        elif module.startswith("tests/serve_ray/test_ray_"):
-            group = "tests/serve_ray/test_ray_*"  # one local Ray cluster at a time: each takes the machine's cores
-        else:
-            group = module
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _warm_hibari() -> Iterator[None]:
     """Servers and backends borrow warm hibari instances instead of loading their own (tests/support/warm_hibari.py)."""

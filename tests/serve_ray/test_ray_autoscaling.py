@@ -21,6 +21,8 @@ from tests.support.ray_deployment import RayDeployment
 from tests.wire import Wire, audio_of
 
 TIMEOUT = 120.0
+# The first test's setup may wait for another module's Ray cluster to stop (tests/support/ray_deployment.py).
+pytestmark = pytest.mark.timeout(900)
 SCALE_TIMEOUT_S = 90.0
 EMBEDDED = {"type": "session.start", "model": HIBARI_MODEL_NAME, "format": "pcm"}
 # Replicas report their ongoing requests every half second instead of every 10 s (Serve's default).

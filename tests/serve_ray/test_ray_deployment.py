@@ -34,6 +34,8 @@ DRAIN_TIMEOUT_S = 8
 SEND_TIMEOUT_S = 3
 IDLE_TIMEOUT_S = 300  # a stalled client's slot must come back by the send timeout, never by idling
 TIMEOUT = 120.0
+# The first test's setup may wait for another module's Ray cluster to stop (tests/support/ray_deployment.py).
+pytestmark = pytest.mark.timeout(900)
 LINE = "Hello there. This line is spoken through Ray's proxy."
 LONG_TEXT = ("The replica speaking this will be stopped in the middle of the line. " * 58)[:4000]
 EMBEDDED = {"model": HIBARI_MODEL_NAME, "format": "pcm"}

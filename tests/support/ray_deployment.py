@@ -7,6 +7,7 @@ Each replica prints its id and pid when it starts (Ray relays it to this log), s
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import signal
@@ -15,6 +16,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 
@@ -22,6 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = re.compile(r"realtime-tts on Ray Serve: (ws://\S+) .*; Ray at (\S+)\)")
 REPLICA_LINE = re.compile(r"realtime-tts replica (\w+) starting \(pid (\d+)\)")
 START_TIMEOUT_S = 240.0
+# One local Ray cluster at a time on this machine (test workers run modules in parallel; a cluster
+# takes every core while it starts, and its replicas are sized for the machine).
+CLUSTER_LOCK = Path("/tmp/realtime-tts-ray-tests.lock")
 STOP_TIMEOUT_S = 60.0
 
 
@@ -52,6 +57,7 @@ class RayDeployment:
         self.ray_address = ""  # this deployment's own Ray (never `auto`: another Ray may run on the machine)
         self._changed = threading.Condition()
         self._process: subprocess.Popen[str] | None = None
+        self._lock: TextIO | None = None
 
     @property
     def http_url(self) -> str:
@@ -62,6 +68,8 @@ class RayDeployment:
             return {rid: int(pid) for line in self.lines for rid, pid in REPLICA_LINE.findall(line)}
 
     def start(self) -> RayDeployment:
+        self._lock = open(CLUSTER_LOCK, "a")  # noqa: SIM115 (held until stop)
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
         self._process = subprocess.Popen(
             [str(ray_python()), "-m", "realtime", *self.arguments], cwd=ROOT, env=self.env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
@@ -113,6 +121,14 @@ class RayDeployment:
 
     def stop(self) -> None:
         """SIGINT, as an operator's Ctrl-C: serve-ray shuts Serve and Ray down; the group is killed if it hangs."""
+        try:
+            self._stop()
+        finally:
+            if self._lock is not None:
+                self._lock.close()  # releases the cluster lock
+                self._lock = None
+
+    def _stop(self) -> None:
         if self._process is None or self._process.poll() is not None:
             return
         self._process.send_signal(signal.SIGINT)
