@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from realtime.audio.lead_in import AUDIBLE_LEVEL, LEAD_IN_MS
 from realtime.server.run import BackgroundServer
 from tests.agents import framework_client
 from tests.support.http_checks import post_speech
+from tests.support.local import side_venv_python
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = Path(__file__).with_name("framework_client.py")
@@ -31,11 +31,8 @@ RUN_TIMEOUT_S = 180
 
 
 def agents_python() -> Path:
-    """The interpreter of the frameworks' venv; a clear failure (not a skip) when it was never made."""
-    python = Path(os.environ.get("REALTIME_TTS_AGENTS_PYTHON", ROOT / ".venv-agents" / "bin" / "python"))
-    if not python.exists():
-        pytest.fail(f"{python} is missing: run scripts/setup-agents (scripts/test does) to install Pipecat and LiveKit")
-    return python
+    """The interpreter of the frameworks' venv (Pipecat and LiveKit)."""
+    return side_venv_python(".venv-agents", "REALTIME_TTS_AGENTS_PYTHON", "scripts/setup-agents")
 
 
 class _Warnings(logging.Handler):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from realtime.serve_ray.proxy import SERVICE_RESTART, STALLED_CLOSE_CODE, ReplicaFailureMiddleware
 from tests.conftest import run
+from tests.support.local import free_port
 from tests.support.stream_checks import small_buffer_socket
 
 SEND_TIMEOUT_S = 0.5  # the stand-in proxies' send timeout (the real one: the server's --send-timeout-s)
@@ -101,12 +101,6 @@ async def relay_that_finishes(scope: Scope, receive: Receive, send: Send) -> Non
         await send({"type": "http.response.body", "body": b'{"error": {"code": "over_capacity"}}'})
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 STREAMING = StreamingRelay()
 
 
@@ -117,7 +111,7 @@ def proxies() -> Iterator[dict[str, str]]:
     urls = {}
     for name, app in (("lost", relay_that_loses_its_replica), ("refused", relay_that_refuses),
                       ("finished", relay_that_finishes), ("streaming", STREAMING)):
-        port = _free_port()
+        port = free_port()
         server = uvicorn.Server(uvicorn.Config(ReplicaFailureMiddleware(app, send_timeout_s=SEND_TIMEOUT_S),
                                                host="127.0.0.1", port=port, log_level="error", lifespan="off"))
         thread = threading.Thread(target=server.run, daemon=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,21 +22,16 @@ import httpx
 import pytest
 
 from realtime.voices.sqlite import SQLiteVoiceStore
+from tests.support.local import free_port
 from tests.support.saved_voices import GENERATION, wav_base64
 
 ROOT = Path(__file__).resolve().parents[2]
 CREATES_IN_FLIGHT = 8
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def server_process(models_dir: Path, data_dir: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "realtime", "serve", "--host", "127.0.0.1", "--port", str(port),
          "--models-dir", str(models_dir), "--data-dir", str(data_dir), "--device", "cpu",

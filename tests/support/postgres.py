@@ -20,7 +20,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -28,6 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.local import free_port
 
 BIN_DIR_ENV = "REALTIME_TTS_TEST_PG_BIN"  # a directory holding initdb and postgres, if not Debian's
 DEBIAN_BIN_GLOB = "/usr/lib/postgresql/*/bin"
@@ -61,12 +62,6 @@ def find_bin_dir() -> Path:
 
 def _version_key(name: str) -> tuple[int, ...]:
     return tuple(int(part) for part in name.split(".") if part.isdigit())
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _die_with_parent() -> None:

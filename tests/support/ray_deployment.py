@@ -11,16 +11,14 @@ import fcntl
 import os
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
 from pathlib import Path
 from typing import TextIO
 
-import pytest
+from tests.support.local import ROOT, free_port, side_venv_python
 
-ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = re.compile(r"realtime-tts on Ray Serve: (ws://\S+) .*; Ray at (\S+)\)")
 REPLICA_LINE = re.compile(r"realtime-tts replica (\w+) starting \(pid (\d+)\)")
 START_TIMEOUT_S = 240.0
@@ -31,17 +29,8 @@ STOP_TIMEOUT_S = 60.0
 
 
 def ray_python() -> Path:
-    """The interpreter of .venv-ray; a clear failure (not a skip) when it was never made."""
-    python = Path(os.environ.get("REALTIME_TTS_RAY_PYTHON", ROOT / ".venv-ray" / "bin" / "python"))
-    if not python.exists():
-        pytest.fail(f"{python} is missing: run scripts/setup ray (scripts/test does) to install Ray Serve")
-    return python
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """The interpreter of .venv-ray (Ray Serve)."""
+    return side_venv_python(".venv-ray", "REALTIME_TTS_RAY_PYTHON", "scripts/setup ray")
 
 
 class RayDeployment:

@@ -17,7 +17,7 @@ from realtime.voices.opening import open_voice_store
 from realtime.voices.postgres import PostgresVoiceStore
 from realtime.voices.sqlite import DB_FILE_NAME, SQLiteVoiceStore
 from realtime.voices.store import VoiceStoreUnavailable
-from tests.support.postgres import free_port
+from tests.support.local import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
