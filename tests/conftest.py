@@ -19,6 +19,14 @@ from tests.support.postgres import postgres_server, postgres_url  # noqa: F401 (
 T = TypeVar("T")
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Tests go to workers one by one, except modules that must stay together (tests/support/scheduling.py)."""
+    from tests.support.scheduling import TestOrModuleScheduling
+
+    return TestOrModuleScheduling(config, log)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Freeze what collection imported (torch, transformers, ...) out of the garbage collector's sight.
 
