@@ -21,10 +21,10 @@ T = TypeVar("T")
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Tests go to workers one by one, except modules that must stay together (tests/support/scheduling.py)."""
-    from tests.support.scheduling import TestOrModuleScheduling
+    """Tests go to workers one by one, each worker keeping to one module at a time (tests/support/scheduling.py)."""
+    from tests.support.scheduling import ModuleAffineScheduling
 
-    return TestOrModuleScheduling(config, log)
+    return ModuleAffineScheduling(config, log)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
