@@ -18,8 +18,6 @@ from typing import Any
 
 import torch
 
-from realtime.engines.qwen3.races import cheap_race_applies, race_rows
-
 # transformers' fallbacks, used by the official wrapper when generation_config.json is
 # silent (Qwen3TTSModel._merge_generate_kwargs).
 _HARD_DEFAULTS: dict[str, Any] = {
@@ -218,8 +216,6 @@ def sample_next(
     if params.greedy:
         return scores.argmax(dim=-1, keepdim=True)
     probs = scores.softmax(dim=-1)
-    if probs.shape[0] == 1:  # the talker's choice, one stream: the cheap race where it applies
-        return draw_rows(probs, [generator])
     return torch.multinomial(probs, num_samples=1, generator=generator)
 
 
@@ -253,21 +249,20 @@ def draw_rows(probs: torch.Tensor, generators: Sequence[torch.Generator]) -> tor
     """One token per row of `probs` (rows, vocab), row i drawn from `generators[i]` only: shape (rows, 1).
 
     The same numbers as `torch.multinomial(probs[i : i + 1], 1, generator=generators[i])` row by
-    row, leaving each generator in the same state (`test_sampling` and `test_races` pin this against
-    torch). torch draws one sample as `argmax(p / q)` with `q ~ Exp(1)` from the generator (the
-    exponential race): only the `q` of each row must come from its own generator; the checks, the
-    division and the argmax are row-wise and run once for all rows. On CPU, `races.race_rows` runs
-    the same race paying for `q` only where `p > 0` (with top-k, 50 of 2048 tokens). A row's token
-    therefore never depends on the other rows.
+    row, leaving each generator in the same state (`test_sampling` pins this against torch),
+    but one call per row instead of a dozen. torch draws one sample as `argmax(p / q)` with
+    `q ~ Exp(1)` from the generator (the exponential race): only the `q` of each row must come
+    from its own generator; the checks, the division and the argmax are row-wise and run once
+    for all rows. A row's token therefore never depends on the other rows.
     """
     if probs.ndim != 2 or probs.shape[0] != len(generators):
         raise ValueError(f"probs must be (rows, vocab) with one generator per row, got {tuple(probs.shape)}")
+    if probs.shape[0] == 1:  # one row: torch's own call is the same draw, with its checks in C++
+        return torch.multinomial(probs, num_samples=1, generator=generators[0])
     if not bool(((probs.max() < float("inf")) & (probs.min() >= 0)).item()):
         raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
     if bool((probs.sum(dim=1) == 0).any().item()):
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-    if cheap_race_applies(probs):
-        return race_rows(probs, generators)
     races = torch.empty_like(probs)
     for row, generator in enumerate(generators):
         races[row].exponential_(1, generator=generator)
