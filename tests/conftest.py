@@ -14,6 +14,7 @@ import pytest
 from realtime.backend.backend import TTSBackend
 from realtime.config import Limits, ServerConfig
 from realtime.server.run import BackgroundServer
+from tests.support.once_per_run import built_once_per_run
 from tests.support.postgres import postgres_server, postgres_url  # noqa: F401 (fixtures: a throw-away PostgreSQL)
 
 T = TypeVar("T")
@@ -21,10 +22,10 @@ T = TypeVar("T")
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Tests go to workers one by one, except modules that must stay together (tests/support/scheduling.py)."""
-    from tests.support.scheduling import TestOrModuleScheduling
+    """Tests go to workers one by one, each worker keeping to one module at a time (tests/support/scheduling.py)."""
+    from tests.support.scheduling import ModuleAffineScheduling
 
-    return TestOrModuleScheduling(config, log)
+    return ModuleAffineScheduling(config, log)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -80,14 +81,15 @@ def make_server() -> Iterator[Callable[..., BackgroundServer]]:
 
 @pytest.fixture(scope="session")
 def tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Three tiny random Qwen3-TTS checkpoints (base, custom_voice, voice_design), built once per session.
+    """Three tiny random Qwen3-TTS checkpoints (base, custom_voice, voice_design), built once per run.
 
     The directories are named tiny-base, tiny-custom-voice and tiny-voice-design (valid model
-    names) and live side by side, so their parent works as a `models_dir`.
+    names) and live side by side, so their parent works as a `models_dir`. Shared by every
+    worker: tests copy a checkpoint before changing it.
     """
     from tests.support.qwen_checkpoints import build_tiny_checkpoints
 
-    return build_tiny_checkpoints(tmp_path_factory.mktemp("qwen3-models"))
+    return built_once_per_run(tmp_path_factory, "qwen3-models", build_tiny_checkpoints)
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +101,7 @@ def tiny_aligner(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     from tests.support.qwen_checkpoints import build_tiny_aligner
 
-    return build_tiny_aligner(tmp_path_factory.mktemp("qwen3-aligner"))
+    return built_once_per_run(tmp_path_factory, "qwen3-aligner", build_tiny_aligner)
 
 
 def models_dir_with(target: Path, *checkpoints: Path) -> Path:

@@ -122,9 +122,11 @@ class PostgresVoiceStore(VoiceStore):
 
     def __init__(self, url: str, *, max_connections: int = DEFAULT_MAX_CONNECTIONS,
                  connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
-                 acquire_timeout_s: float = DEFAULT_ACQUIRE_TIMEOUT_S) -> None:
+                 acquire_timeout_s: float | None = None) -> None:
         self.url = url
         self.where = describe_url(url)
+        # Looked up when a store opens (not when this module loads), so a test can shorten it for the servers it starts.
+        acquire_timeout_s = DEFAULT_ACQUIRE_TIMEOUT_S if acquire_timeout_s is None else acquire_timeout_s
         self._acquire_timeout_s = acquire_timeout_s
         options = conninfo.conninfo_to_dict(url) if _parsable(url) else {}
         connect_kwargs: dict[str, Any] = {"autocommit": True}  # transactions are opened explicitly below

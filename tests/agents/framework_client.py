@@ -4,9 +4,10 @@ Runs in .venv-agents (scripts/setup-agents), never in the project's venv: the fr
 pins fight ours. The tests (tests/agents/test_frameworks.py) start a real server and run
 this script in a subprocess:
 
-    .venv-agents/bin/python tests/agents/framework_client.py pipecat|livekit BASE_URL JSON_OPTIONS
+    .venv-agents/bin/python tests/agents/framework_client.py pipecat|livekit BASE_URL JSON_LIST_OF_OPTIONS
 
-Prints one JSON object: sample_rate, samples (total, mono), frames, first_audible_ms (audio
+Runs the framework once per options object, one after another (one interpreter: importing a
+framework takes seconds), and prints a JSON list with one object per run: sample_rate, samples (total, mono), frames, first_audible_ms (audio
 time of the first sample over -50 dBFS), errors (error frames or exceptions) and warnings
 (every WARNING-or-worse line the framework logged), request_ids where the framework saw them.
 """
@@ -118,8 +119,7 @@ async def run_livekit(base_url: str, options: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     framework, base_url, raw = sys.argv[1], sys.argv[2], sys.argv[3]
     runner = {"pipecat": run_pipecat, "livekit": run_livekit}[framework]
-    result = asyncio.run(runner(base_url, json.loads(raw)))
-    print(json.dumps(result))
+    print(json.dumps([asyncio.run(runner(base_url, options)) for options in json.loads(raw)]))
 
 
 if __name__ == "__main__":

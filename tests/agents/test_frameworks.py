@@ -2,7 +2,8 @@
 
 The frameworks live in .venv-agents (scripts/setup-agents; scripts/test makes it): their pins
 fight ours (installing them here would downgrade soundfile, soxr and protobuf), so each
-runs in a subprocess (tests/agents/framework_client.py) against a server of this process.
+runs in a subprocess (tests/agents/framework_client.py) against a server of this process: one
+subprocess per framework runs all of that framework's cases, one after another.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import logging
 import re
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +47,7 @@ class _Warnings(logging.Handler):
         self.lines.append(f"{record.name}: {record.getMessage()}")
 
 
-@pytest.fixture
+@contextmanager
 def server_warnings() -> Iterator[list[str]]:
     """Every WARNING-or-worse line our server logs meanwhile (ours and uvicorn's)."""
     handler = _Warnings()
@@ -66,13 +69,25 @@ def reference_samples(server: BackgroundServer) -> int:
     return len(response.content) // 2
 
 
-def run_framework(framework: str, server: BackgroundServer, **options: Any) -> dict[str, Any]:
-    completed = subprocess.run(
-        [str(agents_python()), str(CLIENT), framework, server.http_url + "/v1", json.dumps({"text": TEXT, **options})],
-        capture_output=True, text=True, timeout=RUN_TIMEOUT_S, cwd=ROOT,
-    )
+@dataclass(frozen=True)
+class FrameworkRuns:
+    """What each run of one framework got (by name), and what our server logged as warnings meanwhile."""
+
+    results: dict[str, dict[str, Any]]
+    server_warnings: list[str]
+
+
+def run_framework(framework: str, server: BackgroundServer, runs: dict[str, dict[str, Any]]) -> FrameworkRuns:
+    """The framework's client once per named options, in one subprocess of .venv-agents."""
+    with server_warnings() as logged:
+        completed = subprocess.run(
+            [str(agents_python()), str(CLIENT), framework, server.http_url + "/v1",
+             json.dumps([{"text": TEXT, **options} for options in runs.values()])],
+            capture_output=True, text=True, timeout=RUN_TIMEOUT_S, cwd=ROOT,
+        )
     assert completed.returncode == 0, completed.stderr[-4000:]
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    results = json.loads(completed.stdout.strip().splitlines()[-1])
+    return FrameworkRuns(dict(zip(runs, results, strict=True)), logged)
 
 
 def check_audio(result: dict[str, Any], reference_samples: int, *, compressed: bool) -> None:
@@ -85,38 +100,50 @@ def check_audio(result: dict[str, Any], reference_samples: int, *, compressed: b
         assert result["first_audible_ms"] <= LEAD_IN_MS + 0.5, result  # the leading silence was cut
 
 
-def test_pipecat_openai_tts_service_speaks_with_instructions(server, reference_samples: int, server_warnings: list[str]) -> None:
+PIPECAT_RUNS = {
     # Pipecat's defaults: gpt-4o-mini-tts, voice alloy, pcm at 24 kHz; `instructions` as a user would set it.
-    result = run_framework("pipecat", server, instructions="Speak calmly.")
+    "instructions": {"instructions": "Speak calmly."},
+    "speed": {"speed": 2.0},
+}
+LIVEKIT_RUNS = {
+    "pcm": {"model": "tts-1", "response_format": "pcm"},  # raw bytes
+    "mp3": {"model": "tts-1", "response_format": "mp3"},
+    "sse-mp3-instructions": {"instructions": "Cheerful."},  # LiveKit's defaults: gpt-4o-mini-tts, so SSE, mp3 in it
+    "sse-pcm": {"model": "gpt-4o-mini-tts", "response_format": "pcm"},  # SSE carrying pcm
+}
+COMPRESSED = {"mp3", "sse-mp3-instructions"}
+
+
+@pytest.fixture(scope="module")
+def pipecat(server: BackgroundServer) -> FrameworkRuns:
+    return run_framework("pipecat", server, PIPECAT_RUNS)
+
+
+@pytest.fixture(scope="module")
+def livekit(server: BackgroundServer) -> FrameworkRuns:
+    return run_framework("livekit", server, LIVEKIT_RUNS)
+
+
+def test_pipecat_openai_tts_service_speaks_with_instructions(pipecat: FrameworkRuns, reference_samples: int) -> None:
+    result = pipecat.results["instructions"]
     check_audio(result, reference_samples, compressed=False)
     assert result["frames"] >= 1
-    assert server_warnings == []
+    assert pipecat.server_warnings == []
 
 
-def test_pipecat_with_speed_gets_a_real_tempo_change(server, reference_samples: int, server_warnings: list[str]) -> None:
-    result = run_framework("pipecat", server, speed=2.0)
+def test_pipecat_with_speed_gets_a_real_tempo_change(pipecat: FrameworkRuns, reference_samples: int) -> None:
+    result = pipecat.results["speed"]
     assert result["errors"] == [] and result["warnings"] == [], result
     assert reference_samples * 0.4 <= result["samples"] <= reference_samples * 0.6, result
-    assert server_warnings == []
+    assert pipecat.server_warnings == []
 
 
-@pytest.mark.parametrize(
-    ("options", "compressed"),
-    [
-        ({"model": "tts-1", "response_format": "pcm"}, False),  # raw bytes
-        ({"model": "tts-1", "response_format": "mp3"}, True),
-        ({"instructions": "Cheerful."}, True),  # LiveKit's defaults: gpt-4o-mini-tts, so SSE, mp3 in it
-        ({"model": "gpt-4o-mini-tts", "response_format": "pcm"}, False),  # SSE carrying pcm
-    ],
-    ids=["pcm", "mp3", "sse-mp3-instructions", "sse-pcm"],
-)
-def test_livekit_openai_tts_synthesize(
-    server, reference_samples: int, server_warnings: list[str], options: dict[str, Any], compressed: bool
-) -> None:
-    result = run_framework("livekit", server, **options)
-    check_audio(result, reference_samples, compressed=compressed)
+@pytest.mark.parametrize("run", LIVEKIT_RUNS)
+def test_livekit_openai_tts_synthesize(livekit: FrameworkRuns, reference_samples: int, run: str) -> None:
+    result = livekit.results[run]
+    check_audio(result, reference_samples, compressed=run in COMPRESSED)
     assert len(result["request_ids"]) == 1 and re.fullmatch(r"req_[0-9a-f]{32}", result["request_ids"][0]), result
-    assert server_warnings == []
+    assert livekit.server_warnings == []
 
 
 def test_the_client_script_measures_what_it_claims() -> None:

@@ -14,7 +14,7 @@ def _positive(value: object) -> bool:
 
 def test_bench_small_run_writes_figures(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "b.json"
-    assert main(["--runs", "2", "--concurrency", "1,2", "--format-runs", "2", "--audible-runs", "2", "--json", str(out)]) == 0
+    assert main(["--runs", "2", "--pairs", "3", "--concurrency", "1,2", "--format-runs", "2", "--audible-runs", "2", "--json", str(out)]) == 0
 
     printed = capsys.readouterr().out
     assert "engine first chunk" in printed and "socket TTFA" in printed and "Concurrency" in printed

@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 from realtime.serve_ray.proxy import SERVICE_RESTART, STALLED_CLOSE_CODE, ReplicaFailureMiddleware
 from tests.conftest import run
 from tests.support.local import free_port
+from tests.support.silent_client import SilentWebSocket
 from tests.support.stream_checks import small_buffer_socket
 
 SEND_TIMEOUT_S = 0.5  # the stand-in proxies' send timeout (the real one: the server's --send-timeout-s)
@@ -200,22 +201,15 @@ def test_a_socket_client_that_reads_nothing_is_dropped_and_its_replica_told_it_l
     STREAMING.told.pop("websocket", None)
     STREAMING.told_event.clear()
 
-    async def body() -> None:
-        sock = small_buffer_socket(_port(proxies["streaming"]))
-        ws = await websockets.connect(f"ws://{proxies['streaming']}/v1/realtime", subprotocols=["tts.v1.msgpack"],
-                                      sock=sock, max_queue=1)
-        ws.transport.pause_reading()  # ... and never reads
-        told = await asyncio.to_thread(STREAMING.told_event.wait, 30)
-        assert told, "the replica was never told that its client left"
+    client = SilentWebSocket("127.0.0.1", _port(proxies["streaming"]))  # ... that never reads
+    try:
+        assert STREAMING.told_event.wait(30), "the replica was never told that its client left"
         message, sent = STREAMING.told["websocket"]
         assert message == {"type": "websocket.disconnect", "code": STALLED_CLOSE_CODE}
         assert sent < ENDLESS_FRAMES, "the whole line was relayed to a client that read nothing"
-        ws.transport.resume_reading()
-        with pytest.raises(websockets.ConnectionClosed):  # the proxy closed (or dropped) the socket
-            while True:
-                await asyncio.wait_for(ws.recv(), 30)
-
-    run(body())
+        client.read_until_closed(30)  # the proxy closed (or dropped) the socket
+    finally:
+        client.close()
 
 
 def test_an_http_client_that_reads_nothing_is_dropped_and_its_replica_told_it_left(proxies: dict[str, str]) -> None:

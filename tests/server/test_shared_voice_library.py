@@ -15,6 +15,7 @@ import pytest
 
 from realtime.config import ServerConfig
 from realtime.server.run import BackgroundServer
+from realtime.voices import postgres as postgres_store
 from tests.conftest import run
 from tests.support.http_checks import openai_error
 from tests.support.postgres import TestPostgres
@@ -24,9 +25,14 @@ from tests.support.wire_checks import expect_error, expect_fatal, speaks
 from tests.wire import Wire, audio_of
 
 TIMEOUT = 240.0
-# Two servers on tiny Qwen3 checkpoints start per test, and the outage test waits out the store's
-# 5 s acquire timeout several times: on a shared CPU that passes the suite's 120 s default.
+# Two servers on tiny Qwen3 checkpoints start per test: on a shared CPU that may pass the suite's 120 s default.
 pytestmark = pytest.mark.timeout(400)
+ACQUIRE_TIMEOUT_S = 1.5  # the outage test waits out the store's acquire timeout five times (5 s by default)
+
+
+@pytest.fixture(autouse=True)
+def _quick_store_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(postgres_store, "DEFAULT_ACQUIRE_TIMEOUT_S", ACQUIRE_TIMEOUT_S)
 
 
 def _replica(models_dir: Path, voice_store_url: str, data_dir: Path, **options: object) -> BackgroundServer:

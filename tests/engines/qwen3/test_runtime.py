@@ -3,6 +3,7 @@ and nothing on the server's import path pulls in torch."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -19,38 +20,58 @@ def run_python(code: str, timeout: float = 120) -> subprocess.CompletedProcess[s
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout)
 
 
-def test_qwen_tts_imports_through_the_guard_in_a_fresh_interpreter() -> None:
+@pytest.fixture(scope="module")
+def fresh_imports() -> dict[str, str]:
+    """qwen_tts, then qwen_asr, imported through the guard in one fresh interpreter (each import of the
+    torch stack costs seconds): what each check found, "ok" or the failure, and what stdout said."""
     done = run_python("""
-        import realtime.engines.qwen3.runtime as r
-        qwen_tts = r.import_qwen_tts()
-        assert qwen_tts.Qwen3TTSModel.__name__ == "Qwen3TTSModel"
-        assert r.import_qwen_tts() is qwen_tts
-        print("stubbed:", ",".join(r.stubbed_modules()))
-    """)
-    assert done.returncode == 0, done.stderr
-    # The flash-attn banner qwen_tts prints at import is kept off stdout.
-    assert done.stdout.startswith("stubbed:") and "flash-attn" not in done.stdout
-
-
-def test_qwen_asr_imports_through_the_guard_without_its_japanese_splitter() -> None:
-    done = run_python("""
-        import sys
+        import json, sys, traceback
         sys.modules["nagisa"] = None  # absent, as `scripts/setup qwen` leaves it (--no-deps)
         import realtime.engines.qwen3.runtime as r
-        qwen_asr = r.import_qwen_asr()
-        assert qwen_asr.Qwen3ForcedAligner.__name__ == "Qwen3ForcedAligner"
-        assert r.import_qwen_asr() is qwen_asr
-        assert "nagisa" in r.stubbed_modules(), r.stubbed_modules()
-        try:
-            sys.modules["nagisa"].tagging("テスト")
-        except RuntimeError as exc:
-            assert "Japanese word splitter" in str(exc)
-        else:
-            raise AssertionError("the nagisa stub did something")
-        print("ok")
+        found = {}
+
+        def check(name, body):
+            try:
+                body()
+                found[name] = "ok"
+            except BaseException:
+                found[name] = traceback.format_exc()
+
+        def qwen_tts():
+            qwen_tts = r.import_qwen_tts()
+            assert qwen_tts.Qwen3TTSModel.__name__ == "Qwen3TTSModel"
+            assert r.import_qwen_tts() is qwen_tts
+            print("stubbed:", ",".join(r.stubbed_modules()))
+
+        def qwen_asr():
+            qwen_asr = r.import_qwen_asr()
+            assert qwen_asr.Qwen3ForcedAligner.__name__ == "Qwen3ForcedAligner"
+            assert r.import_qwen_asr() is qwen_asr
+            assert "nagisa" in r.stubbed_modules(), r.stubbed_modules()
+            try:
+                sys.modules["nagisa"].tagging("テスト")
+            except RuntimeError as exc:
+                assert "Japanese word splitter" in str(exc)
+            else:
+                raise AssertionError("the nagisa stub did something")
+
+        check("qwen_tts", qwen_tts)
+        check("qwen_asr", qwen_asr)
+        print(json.dumps(found))
     """)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "ok"
+    *printed, verdicts = done.stdout.strip().splitlines()
+    return {**json.loads(verdicts), "stdout": "\n".join(printed)}
+
+
+def test_qwen_tts_imports_through_the_guard_in_a_fresh_interpreter(fresh_imports: dict[str, str]) -> None:
+    assert fresh_imports["qwen_tts"] == "ok", fresh_imports["qwen_tts"]
+    # The flash-attn banner qwen_tts prints at import is kept off stdout.
+    assert fresh_imports["stdout"].startswith("stubbed:") and "flash-attn" not in fresh_imports["stdout"]
+
+
+def test_qwen_asr_imports_through_the_guard_without_its_japanese_splitter(fresh_imports: dict[str, str]) -> None:
+    assert fresh_imports["qwen_asr"] == "ok", fresh_imports["qwen_asr"]
 
 
 def test_the_server_and_the_qwen3_modules_import_without_torch() -> None:
