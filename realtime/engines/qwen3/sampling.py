@@ -236,10 +236,10 @@ def sample_rows(logits: torch.Tensor, params: Sequence[TokenSampling], generator
         scores = process_logits(selected, setting)
         if setting.greedy:
             chosen = scores.argmax(dim=-1, keepdim=True)
-            for index, row in enumerate(rows):
-                picks[row] = chosen[index : index + 1]
-            continue
-        chosen = draw_rows(scores.softmax(dim=-1), [generators[row] for row in rows])
+        else:
+            chosen = draw_rows(scores.softmax(dim=-1), [generators[row] for row in rows])
+        if len(groups) == 1:  # one setting for every row (the usual case): nothing to reassemble
+            return chosen
         for index, row in enumerate(rows):
             picks[row] = chosen[index : index + 1]
     return picks[0] if len(picks) == 1 else torch.cat(picks)  # type: ignore[arg-type,return-value]

@@ -200,3 +200,12 @@ def test_a_rows_residual_code_is_the_same_alone_and_among_rows_with_other_settin
     for row in range(5):
         alone = sample_next(logits[row : row + 1], settings_per_row[row], make_generator(10 + row))
         assert torch.equal(together[row : row + 1], alone)
+
+
+@pytest.mark.parametrize("setting", [TokenSampling(temperature=0.9, top_k=50), TokenSampling(do_sample=False)])
+def test_rows_sharing_one_setting_get_each_rows_own_token_in_row_order(setting: TokenSampling) -> None:
+    logits = random_logits(rows=4, vocab=2048, seed=5)
+    together = sample_rows(logits, [setting] * 4, [make_generator(20 + row) for row in range(4)])
+    assert together.shape == (4, 1)
+    for row in range(4):
+        assert torch.equal(together[row : row + 1], sample_next(logits[row : row + 1], setting, make_generator(20 + row)))
