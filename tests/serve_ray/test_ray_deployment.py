@@ -3,9 +3,9 @@ engine, tiny Qwen3 checkpoints for saved voices, one throw-away PostgreSQL as th
 reached through Ray's HTTP proxy by real WebSocket and HTTP clients.
 
 One deployment for the module (Ray is slow to start on 2 cores); the replica-killing and draining tests
-run after the others, and the autoscaling test last of all: it redeploys the application on the same
-cluster between 1 and 2 replicas, with a target of one session per replica and short delays so the test
-sees both directions within a minute (an operator keeps Serve's defaults: 30 s up, 600 s down).
+run after the others, and the autoscaling test last of all: it stops that deployment and starts its own
+(between 1 and 2 replicas, a target of one session per replica, short delays so the test sees both
+directions within a minute; an operator keeps Serve's defaults: 30 s up, 600 s down).
 """
 
 from __future__ import annotations
@@ -42,10 +42,6 @@ pytestmark = pytest.mark.timeout(900)
 LINE = "Hello there. This line is spoken through Ray's proxy."
 LONG_TEXT = ("The replica speaking this will be stopped in the middle of the line. " * 58)[:4000]
 EMBEDDED = {"model": HIBARI_MODEL_NAME, "format": "pcm"}
-# Replicas report their ongoing requests every half second instead of every 10 s (Serve's default), for the
-# autoscaling test.
-QUICK_METRICS = {"RAY_SERVE_REPLICA_AUTOSCALING_METRIC_PUSH_INTERVAL_S": "0.5",
-                 "RAY_SERVE_HANDLE_AUTOSCALING_METRIC_PUSH_INTERVAL_S": "0.5"}
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +54,7 @@ def deployment(tiny_checkpoints: dict[str, Path], postgres_server: TestPostgres,
         "--voice-store-url", postgres_server.new_database("ray"), "--data-dir", str(logs / "data"),
         "--drain-timeout-s", str(DRAIN_TIMEOUT_S), "--send-timeout-s", str(SEND_TIMEOUT_S),
         "--idle-timeout-s", str(IDLE_TIMEOUT_S),
-        log_path=logs / "serve-ray.log", env=QUICK_METRICS,
+        log_path=logs / "serve-ray.log",
     ).start()
     try:
         assert running.wait_for(lambda: len(running.replica_pids()) == 2, TIMEOUT), running.lines[-20:]
@@ -301,66 +297,70 @@ def test_a_drained_replica_takes_no_new_sessions_lets_open_ones_speak_then_close
 
 
 SCALE_TIMEOUT_S = 90.0
-AUTOSCALING = ("--min-replicas", "1", "--max-replicas", "2", "--target-sessions-per-replica", "1",
-               "--upscale-delay-s", "1", "--downscale-delay-s", "6", "--look-back-period-s", "2")
+# Replicas report their ongoing requests every half second instead of every 10 s (Serve's default).
+QUICK_METRICS = {"RAY_SERVE_REPLICA_AUTOSCALING_METRIC_PUSH_INTERVAL_S": "0.5",
+                 "RAY_SERVE_HANDLE_AUTOSCALING_METRIC_PUSH_INTERVAL_S": "0.5"}
 
 
-async def session_on_a_replica(deployment: RayDeployment, wanted: str) -> Wire:
-    """A ready session on replica `wanted`, once the router sends one there (others are closed, refusals retried)."""
-    deadline = time.monotonic() + SCALE_TIMEOUT_S
-    while True:
-        wire, first = await open_session(deployment)
-        if first["type"] == "session.ready" and replica_of(wire) == wanted:
-            return wire
-        assert first["type"] == "session.ready" or first["code"] == 1013, first
-        await wire.close()
-        assert time.monotonic() < deadline, f"replica {wanted} never took a session"
-        await asyncio.sleep(0.5)
-
-
-def test_sessions_above_the_target_add_a_replica_and_new_sessions_go_to_it_then_it_is_drained_away(
-    deployment: RayDeployment,
-) -> None:
-    """Redeployed (on the same cluster) between 1 and 2 replicas, a target of one session per replica, short
-    delays: two sessions on the one replica bring up a second, new sessions go to it, and with no sessions
-    left it is drained away while the first keeps serving."""
-    redeploy = deployment.redeploy("--replicas", "1", *AUTOSCALING)
-    output, _ = redeploy.communicate(None, TIMEOUT)
-    assert redeploy.returncode == 0, output
-    deadline = time.monotonic() + TIMEOUT  # the new settings may come with a new replica in place of the one left
-    while not (len(live := _live_replicas(deployment)) == 1 and _serving(deployment, live[0])):
-        assert time.monotonic() < deadline, f"expected one serving replica, found {live}"
-        time.sleep(0.5)
-    first_replica = live[0]
-    known = set(deployment.replica_pids())
-    removals_before = deployment.count("Removing 1 replica")
-
-    async def body() -> None:
-        held = await hold_sessions(deployment, SESSIONS_PER_REPLICA)  # two sessions, target one per replica
-        assert {replica_of(w) for w in held} == {first_replica}
-        grew = await asyncio.to_thread(deployment.wait_for, lambda: set(deployment.replica_pids()) - known,
-                                       SCALE_TIMEOUT_S)
-        assert grew, "two sessions on one replica (target 1) added no replica: " + "".join(deployment.lines[-20:])
-        added = next(iter(set(deployment.replica_pids()) - known))
-        newcomer = await session_on_a_replica(deployment, added)  # once Serve reports it running
-        for wire in [*held, newcomer]:
-            messages = await speak(wire)
-            assert messages[-1]["reason"] == "end" and audio_of(messages)
-            await wire.close()
-
-        shrank = await asyncio.to_thread(
-            deployment.wait_for, lambda: deployment.count("Removing 1 replica") > removals_before, SCALE_TIMEOUT_S)
-        assert shrank, "no session for longer than the downscale delay removed no replica: " + "".join(
-            deployment.lines[-20:])
-        after = await ready_session(deployment)  # the one left keeps serving
-        messages = await speak(after)
-        assert messages[-1]["reason"] == "end" and audio_of(messages)
-        await after.close()
-
-    run(body(), TIMEOUT * 4)
+@pytest.fixture
+def autoscaling(deployment: RayDeployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayDeployment]:
+    """serve-ray between 1 and 2 replicas on sessions, after the module's deployment is stopped (one cluster at a time)."""
+    deployment.stop()
+    logs = tmp_path_factory.mktemp("serve-ray-autoscaling")
+    running = RayDeployment(
+        "--replicas", "1", "--min-replicas", "1", "--max-replicas", "2", "--target-sessions-per-replica", "1",
+        "--upscale-delay-s", "1", "--downscale-delay-s", "6", "--look-back-period-s", "2",
+        "--max-sessions", "3", "--engine-threads", "1", "--data-dir", str(logs / "data"), "--drain-timeout-s", "5",
+        log_path=logs / "serve-ray.log", env=QUICK_METRICS,
+    ).start()
+    try:
+        assert running.wait_for(lambda: len(running.replica_pids()) == 1, TIMEOUT), running.lines[-20:]
+        yield running
+    finally:
+        running.stop()
 
 
 async def ready_session(deployment: RayDeployment) -> Wire:
     wire, ready = await open_session(deployment)
     assert ready["type"] == "session.ready", ready
     return wire
+
+
+def test_sessions_above_the_target_add_a_replica_and_new_sessions_go_to_it_then_it_is_drained_away(
+    autoscaling: RayDeployment,
+) -> None:
+    first_replica = next(iter(autoscaling.replica_pids()))
+    removals_before = autoscaling.count("Removing 1 replica")
+
+    async def body() -> None:
+        held = [await ready_session(autoscaling) for _ in range(2)]  # two sessions, target one per replica
+        assert {replica_of(w) for w in held} == {first_replica}
+        grew = await asyncio.to_thread(autoscaling.wait_for, lambda: len(autoscaling.replica_pids()) == 2, SCALE_TIMEOUT_S)
+        assert grew, "two sessions on one replica (target 1) added no replica: " + "".join(autoscaling.lines[-20:])
+        added = next(rid for rid in autoscaling.replica_pids() if rid != first_replica)
+
+        newcomer: Wire | None = None
+        deadline = time.monotonic() + SCALE_TIMEOUT_S
+        while newcomer is None:  # the new replica takes sessions once Serve reports it running
+            wire = await ready_session(autoscaling)
+            if replica_of(wire) == added:
+                newcomer = wire
+            else:
+                await wire.close()
+                assert time.monotonic() < deadline, "the added replica never took a session"
+                await asyncio.sleep(0.5)
+        for wire in [*held, newcomer]:
+            messages = await speak(wire)
+            assert messages[-1]["reason"] == "end" and audio_of(messages)
+            await wire.close()
+
+        shrank = await asyncio.to_thread(
+            autoscaling.wait_for, lambda: autoscaling.count("Removing 1 replica") > removals_before, SCALE_TIMEOUT_S)
+        assert shrank, "no session for longer than the downscale delay removed no replica: " + "".join(
+            autoscaling.lines[-20:])
+        after = await ready_session(autoscaling)  # the one left keeps serving
+        messages = await speak(after)
+        assert messages[-1]["reason"] == "end" and audio_of(messages)
+        await after.close()
+
+    run(body(), TIMEOUT * 4)
