@@ -1,9 +1,9 @@
 """How pytest-xdist hands the suite to its workers: test by test, each worker keeping to one module at a time.
 
-A test is the unit of work, so both workers stay busy to the very end; but a worker asks first
+A test is the unit of work, so every worker stays busy to the very end; but a worker asks first
 for more tests of the module it is on, and starts a module no other worker is on, so a module's
-module-scoped fixtures (a server, a Ray cluster) start once, not on both workers. Only when
-nothing else is left does an idle worker take tests of the other worker's module. A few modules
+module-scoped fixtures (a server, a Ray cluster) start once, not on every worker. Only when
+nothing else is left does an idle worker take tests of another worker's module. A few modules
 hold one ordered resource for all their tests and are handed out whole (KEPT_ON_ONE_WORKER).
 
 xdist's own `--dist loadgroup` would keep those with `xdist_group` marks, but with pytest 9.2 and
