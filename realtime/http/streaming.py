@@ -76,8 +76,11 @@ class RacingStreamingResponse(Response):
 
     async def _send(self, send: Send, message: dict) -> None:
         # The server's send waits while the client reads nothing; cancelling that wait sends nothing.
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that lands as the send
+        # completes, and the body then went on to its next segment for a client that had left.
         try:
-            await asyncio.wait_for(send(message), self._send_timeout_s)
+            async with asyncio.timeout(self._send_timeout_s):
+                await send(message)
         except TimeoutError:
             raise StreamStalled(f"the client read nothing for {self._send_timeout_s:g} s") from None
 
