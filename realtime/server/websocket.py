@@ -48,8 +48,10 @@ class StarletteTransport:
             raise Disconnected
         try:
             # The server's send waits while its buffer is over the high-water mark, i.e. while the
-            # client is not reading; cancelling that wait writes nothing, so no frame is cut.
-            await asyncio.wait_for(self._websocket.send_bytes(data), self._send_timeout_s)
+            # client is not reading; cancelling that wait writes nothing, so no frame is cut. asyncio.timeout,
+            # not wait_for: on Python 3.11 wait_for swallows a cancel that lands as the send completes.
+            async with asyncio.timeout(self._send_timeout_s):
+                await self._websocket.send_bytes(data)
         except TimeoutError:
             raise SendTimedOut(self._send_timeout_s) from None
         except Exception as exc:  # uvicorn raises several types once the peer is gone
@@ -63,9 +65,10 @@ class StarletteTransport:
             await self._abort({"type": ABORT_MESSAGE, "bytes": last_frame, "code": code, "reason": reason})
             return
         try:  # another server: bounded waits, then the connection is left to it
-            if last_frame is not None:
-                await asyncio.wait_for(self._websocket.send_bytes(last_frame), self._send_timeout_s)
-            await asyncio.wait_for(self._websocket.close(code, reason), self._send_timeout_s)
+            async with asyncio.timeout(self._send_timeout_s * (2 if last_frame is not None else 1)):
+                if last_frame is not None:
+                    await self._websocket.send_bytes(last_frame)
+                await self._websocket.close(code, reason)
         except Exception:  # already closed by the peer, or a client that reads nothing
             logger.debug("close after the peer left", exc_info=True)
 
