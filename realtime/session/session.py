@@ -165,8 +165,9 @@ class Session:
 
     # -- handshake -----------------------------------------------------------------------------
     async def _start(self) -> SessionSetup:
-        try:
-            frame = await asyncio.wait_for(self._transport.receive(), self._limits.start_timeout_s)
+        try:  # (asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel landing as a frame arrives)
+            async with asyncio.timeout(self._limits.start_timeout_s):
+                frame = await self._transport.receive()
         except TimeoutError:
             raise ProtocolError(
                 ErrorCode.TIMEOUT, f"no session.start within {self._limits.start_timeout_s:g} s", fatal=True
@@ -449,7 +450,8 @@ class Session:
         if writer is not None and not writer.done():
             await self._outbox.close()
             with suppress(Exception):  # let it drain; a client gone mid-send is a normal ending
-                await asyncio.wait_for(writer, _WRITER_DRAIN_TIMEOUT_S)
+                async with asyncio.timeout(_WRITER_DRAIN_TIMEOUT_S):  # on timeout the writer is cancelled
+                    await writer
         await self._outbox.close(drop=True)  # whatever the writer did not send goes now
         # Every task's outcome is read here, so none is reported as "never retrieved".
         for task in (writer, self._stop, self._closer):

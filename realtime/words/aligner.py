@@ -193,8 +193,9 @@ class WordTimer:
         work = asyncio.get_running_loop().run_in_executor(
             self._executor(), self.time_words, text, samples, engine_rate, audio, language
         )
-        try:
-            return await asyncio.wait_for(asyncio.shield(work), self._wait_s)
+        try:  # (asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel landing as the work ends)
+            async with asyncio.timeout(self._wait_s):
+                return await asyncio.shield(work)
         except TimeoutError:
             work.cancel()
             logger.info("word alignment took over %.1f s: estimates for this segment", self._wait_s)

@@ -50,6 +50,31 @@ def _is(kind: str, **fields: object) -> Callable[[dict[str, object]], bool]:
     return lambda m: m.get("type") == kind and all(m.get(k) == v for k, v in fields.items())
 
 
+def test_a_cancel_landing_as_the_start_frame_arrives_ends_the_session() -> None:
+    """The server cancels a session (shutdown) in the very loop step its session.start arrives.
+    On Python 3.11 `asyncio.wait_for` returns the result of an awaitable that completes as its
+    task is cancelled, losing the cancel: the session then started and ran on."""
+
+    async def main() -> None:
+        backend = TTSBackend(engine_threads=1)
+        await backend.initialize()
+        transport = FakeTransport()
+        task = asyncio.create_task(Session(transport, backend, SessionSlots(4), limits=Limits()).run())
+        try:
+            await asyncio.wait_for(transport.receiving.wait(), 10)
+            transport.push(START)  # the frame arrives ...
+            task.cancel()  # ... and the cancel lands in the same step
+            done, _ = await asyncio.wait({task}, timeout=10)
+            assert task in done and task.cancelled()
+            assert not any(m.get("type") == "session.ready" for m in transport.sent)
+        finally:
+            transport.leave()
+            await asyncio.gather(task, return_exceptions=True)
+            await backend.shutdown()
+
+    run(main())
+
+
 def test_a_text_is_spoken_as_one_gapless_stream_and_metered_once() -> None:
     metrics = Metrics()
 

@@ -19,6 +19,7 @@ class FakeTransport:
         self._incoming: asyncio.Queue[Frame | None] = asyncio.Queue()
         self.sent: list[Message] = []
         self.closed_with: int | None = None
+        self.receiving = asyncio.Event()  # the session is waiting for a client message
         self._changed = asyncio.Condition()
 
     # -- the client's side ---------------------------------------------------------------------
@@ -52,6 +53,7 @@ class FakeTransport:
 
     # -- the session's side (realtime.session.transport.Transport) ------------------------------
     async def receive(self) -> Frame:
+        self.receiving.set()
         frame = await self._incoming.get()
         if frame is None:
             raise Disconnected
