@@ -4,18 +4,16 @@ The websockets asyncio client keeps draining TCP into its own buffers even with 
 and `transport.pause_reading()`: measured, a "stalled" client of it took 1.4 GB (85,000 frames
 of 16 KB) before a proxy's send timeout could notice. This one is websockets' sans-I/O protocol
 on a plain blocking socket with a small receive buffer: after the handshake nothing is read
-unless `recv` or `read_until_closed` is called, so the server's kernel buffers fill at once.
+unless `read_until_closed` is called, so the server's kernel buffers fill at once.
 """
 
 from __future__ import annotations
 
 import socket
 import time
-from typing import Any
 
-import msgpack
 from websockets.client import ClientProtocol
-from websockets.frames import Frame, Opcode
+from websockets.frames import Frame
 from websockets.protocol import State
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
@@ -24,7 +22,7 @@ PROTOCOL = "tts.v1.msgpack"
 
 
 class SilentWebSocket:
-    """`SilentWebSocket(host, port, path)`: handshake done; `send`, `recv` on demand, else nothing is read."""
+    """`SilentWebSocket(host, port, path)`: handshake done, then nothing is read until `read_until_closed`."""
 
     def __init__(self, host: str, port: int, path: str = "/v1/realtime", *, receive_buffer: int = 4096,
                  timeout: float = 30.0) -> None:
@@ -36,26 +34,12 @@ class SilentWebSocket:
                                        max_size=None)
         self.protocol.send_request(self.protocol.connect())
         self._flush()
-        self._pending: list[Frame] = []
+        self._pending: list[Frame] = []  # frames received while reading (dropped)
         while self.protocol.state is State.CONNECTING:
             self._read_some()
         if self.protocol.handshake_exc is not None:
             raise self.protocol.handshake_exc
         self._collect()
-
-    def send(self, message: dict[str, Any]) -> None:
-        self.protocol.send_binary(msgpack.packb(message))
-        self._flush()
-
-    def recv(self) -> dict[str, Any]:
-        """The next data message (reads TCP until one is there)."""
-        while True:
-            for index, frame in enumerate(self._pending):
-                if frame.opcode in (Opcode.BINARY, Opcode.TEXT):
-                    del self._pending[index]
-                    return msgpack.unpackb(frame.data) if frame.opcode is Opcode.BINARY else {"text": frame.data}
-            if self.protocol.state is State.CLOSED or not self._read_some():
-                raise ConnectionError("the connection closed")
 
     def read_until_closed(self, timeout: float) -> int | None:
         """Read (and drop) everything until the server closes or drops the connection; its close code, if any."""
