@@ -108,6 +108,50 @@ class LevelResult:
     rtf: float | None = None
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
+    rounds: int = 1
+    round_speeds: list[float] = field(default_factory=list)  # audio s per wall s, one per round
+    ttfa_samples: list[float] = field(default_factory=list)  # every line's TTFA (ms), for merging rounds
+
+    @property
+    def speed(self) -> float | None:
+        """Audio seconds per wall second (x real time)."""
+        return self.audio_s / self.wall_s if self.wall_s > 0 else None
+
+
+def merge_rounds(runs: Sequence[LevelResult]) -> LevelResult:
+    """One level's runs (rounds) as one result: lines, audio and wall time summed, TTFA over every line."""
+    if not runs or len({run.sessions for run in runs}) != 1:
+        raise ValueError("merge_rounds takes one or more runs of the same level")
+    merged = LevelResult(sessions=runs[0].sessions, lines_per_session=runs[0].lines_per_session, rounds=len(runs))
+    for run in runs:
+        merged.lines_done += run.lines_done
+        merged.audio_s += run.audio_s
+        merged.wall_s += run.wall_s
+        merged.errors += run.errors
+        merged.error_samples.extend(run.error_samples)
+        merged.ttfa_samples.extend(run.ttfa_samples)
+        merged.round_speeds.extend(run.round_speeds)
+    merged.audio_s, merged.wall_s = round(merged.audio_s, 3), round(merged.wall_s, 3)
+    merged.ttfa_ms = summarize(merged.ttfa_samples)
+    merged.rtf = round(merged.wall_s / merged.audio_s, 4) if merged.audio_s > 0 else None
+    merged.error_samples = merged.error_samples[:5]
+    return merged
+
+
+def throughput_gains(levels: Sequence[LevelResult]) -> list[dict[str, Any]]:
+    """Each level's audio per wall second over the smallest level's: from the totals, and round by round
+    (the levels ran in turn within each round, so drift on the machine touches a round's levels alike)."""
+    if not levels:
+        return []
+    base = min(levels, key=lambda level: level.sessions)
+    gains = []
+    for level in levels:
+        if level is base or level.speed is None or not base.speed:
+            continue
+        per_round = [round(mine / theirs, 3) for mine, theirs in zip(level.round_speeds, base.round_speeds) if theirs > 0]
+        gains.append({"sessions": level.sessions, "over_sessions": base.sessions,
+                      "gain": round(level.speed / base.speed, 3), "per_round": per_round})
+    return gains
 
 
 # -- 1. engine first chunk -----------------------------------------------------------------------
@@ -264,9 +308,11 @@ async def run_level(url: str, session_fields: dict[str, Any], text: str, session
     start.go.set()
     await asyncio.gather(*workers)
     level.wall_s = round(time.perf_counter() - started, 3)
+    level.ttfa_samples = ttfas
     level.ttfa_ms = summarize(ttfas)
     level.audio_s = round(level.audio_s, 3)
     level.rtf = round(level.wall_s / level.audio_s, 4) if level.audio_s > 0 else None
+    level.round_speeds = [round(level.audio_s / level.wall_s, 4)] if level.wall_s > 0 else []
     level.error_samples = level.error_samples[:5]
     return level
 
@@ -332,12 +378,22 @@ async def run_bench(
         }
         _print_latency(latency)
 
-        levels: list[LevelResult] = []
-        _print_level_header(args.runs)
-        for sessions in args.concurrency:
-            level = await run_level(url, session_fields, args.text, sessions, args.runs)
-            levels.append(level)
-            _print_level(level)
+        _print_level_header(args.runs, args.rounds)
+        runs: dict[int, list[LevelResult]] = {sessions: [] for sessions in args.concurrency}
+        for round_index in range(args.rounds):  # the levels in turn, round after round
+            for sessions in args.concurrency:
+                run = await run_level(url, session_fields, args.text, sessions, args.runs)
+                runs[sessions].append(run)
+                if args.rounds > 1:
+                    _print_level(run, f"round {round_index + 1}")
+        levels = [merge_rounds(runs[sessions]) for sessions in runs]
+        for level in levels:
+            _print_level(level, "all" if args.rounds > 1 else "")
+        gains = throughput_gains(levels)
+        for gain in gains:
+            rounds = " / ".join(f"{ratio:.2f}" for ratio in gain["per_round"])
+            print(f"  throughput: {gain['sessions']} sessions give {gain['gain']:.2f}x the audio per second of "
+                  f"{gain['over_sessions']}" + (f" (round by round: {rounds})" if args.rounds > 1 else ""))
         top = max(levels, key=lambda lv: lv.sessions) if levels else None
         concurrency_pass = top is not None and top.errors == 0
         if top is not None:
@@ -361,6 +417,8 @@ async def run_bench(
             "seed": BENCH_SEED,
             "latency": latency,
             "concurrency": [asdict(level) for level in levels],
+            "concurrency_rounds": args.rounds,
+            "throughput_gains": gains,
             "concurrency_target_sessions": top.sessions if top else None,
             "concurrency_pass": concurrency_pass,
             "formats": formats,
@@ -494,17 +552,17 @@ def _print_latency(latency: dict[str, Any]) -> None:
     print()
 
 
-def _print_level_header(runs: int) -> None:
-    print(f"4. Concurrency: each session speaks {runs} lines in turn (text + flush, wait for flushed)")
-    print(f"  {'sessions':>8} {'lines':>6} {'ttfa p50':>9} {'ttfa p95':>9} {'audio s':>8} {'wall s':>7} "
+def _print_level_header(runs: int, rounds: int) -> None:
+    print(f"4. Concurrency: each session speaks {runs} lines in turn (text + flush, wait for flushed)"
+          + (f"; {rounds} rounds, the levels in turn in each" if rounds > 1 else ""))
+    print(f"  {'':>9} {'sessions':>8} {'lines':>6} {'ttfa p50':>9} {'ttfa p95':>9} {'audio s':>8} {'wall s':>7} "
           f"{'RTF':>7} {'x real':>7} {'errors':>6}")
 
 
-def _print_level(level: LevelResult) -> None:
-    speed = level.audio_s / level.wall_s if level.wall_s > 0 else None
-    print(f"  {level.sessions:>8} {level.lines_done:>6} {_fmt(level.ttfa_ms.get('p50')):>9} "
+def _print_level(level: LevelResult, label: str = "") -> None:
+    print(f"  {label:>9} {level.sessions:>8} {level.lines_done:>6} {_fmt(level.ttfa_ms.get('p50')):>9} "
           f"{_fmt(level.ttfa_ms.get('p95')):>9} {level.audio_s:>8.1f} {level.wall_s:>7.2f} "
-          f"{_fmt(level.rtf, 4):>7} {_fmt(speed):>7} {level.errors:>6}", flush=True)
+          f"{_fmt(level.rtf, 4):>7} {_fmt(level.speed):>7} {level.errors:>6}", flush=True)
 
 
 # -- command line --------------------------------------------------------------------------------
@@ -547,6 +605,10 @@ def build_parser(prog: str = "realtime-tts bench") -> argparse.ArgumentParser:
                         help=f"paired engine/socket runs for the latency figures (default max(--runs, {DEFAULT_PAIRS}))")
     parser.add_argument("--concurrency", type=_levels, default=list(DEFAULT_CONCURRENCY),
                         help="comma-separated numbers of concurrent sessions (default 1,4,16)")
+    parser.add_argument("--rounds", type=_positive_int, default=1,
+                        help="run the concurrency levels this many times, in turn (1, 4, 1, 4, ...), and "
+                        "report totals and each round's throughput gain: a noisy machine's drift then "
+                        "touches every level alike (default 1)")
     parser.add_argument("--text", default=DEFAULT_TEXT, help="the line to speak (default: %(default)r)")
     parser.add_argument("--url", default=None,
                         help="an external server's WebSocket URL (ws://host:port/v1/realtime); "

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from realtime.bench.socket import main
+import pytest
+
+from realtime.bench.socket import LevelResult, main, merge_rounds, throughput_gains
 
 
 def _positive(value: object) -> bool:
@@ -14,10 +16,12 @@ def _positive(value: object) -> bool:
 
 def test_bench_small_run_writes_figures(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "b.json"
-    assert main(["--runs", "2", "--pairs", "3", "--concurrency", "1,2", "--format-runs", "2", "--audible-runs", "2", "--json", str(out)]) == 0
+    assert main(["--runs", "2", "--pairs", "3", "--concurrency", "1,2", "--rounds", "2", "--format-runs", "2",
+                 "--audible-runs", "2", "--json", str(out)]) == 0
 
     printed = capsys.readouterr().out
     assert "engine first chunk" in printed and "socket TTFA" in printed and "Concurrency" in printed
+    assert "round 2" in printed and "2 sessions give" in printed
     assert "Output formats" in printed and "First audible sample" in printed
 
     report = json.loads(out.read_text())
@@ -36,14 +40,17 @@ def test_bench_small_run_writes_figures(tmp_path: Path, capsys) -> None:  # type
     assert isinstance(latency["overhead_pass"], bool)
 
     levels = report["concurrency"]
-    assert [level["sessions"] for level in levels] == [1, 2]
-    for level in levels:
+    assert [level["sessions"] for level in levels] == [1, 2] and report["concurrency_rounds"] == 2
+    for level in levels:  # two rounds of 2 lines per session
         assert level["errors"] == 0, level["error_samples"]
-        assert level["lines_done"] == 2 * level["sessions"]
-        assert level["ttfa_ms"]["n"] == 2 * level["sessions"]
+        assert level["lines_done"] == 2 * 2 * level["sessions"] and level["rounds"] == 2
+        assert level["ttfa_ms"]["n"] == 2 * 2 * level["sessions"]
+        assert len(level["round_speeds"]) == 2 and all(_positive(speed) for speed in level["round_speeds"])
         for value in (level["ttfa_ms"]["p50"], level["ttfa_ms"]["p95"], level["audio_s"], level["wall_s"], level["rtf"]):
             assert _positive(value), level
     assert report["concurrency_pass"] is True
+    [gain] = report["throughput_gains"]
+    assert gain["sessions"] == 2 and gain["over_sessions"] == 1 and _positive(gain["gain"]) and len(gain["per_round"]) == 2
 
     formats = report["formats"]
     assert [row["format"] for row in formats] == ["pcm", "wav", "flac", "ogg", "opus", "mp3", "aac"]
@@ -75,3 +82,33 @@ def test_bench_format_options_are_checked(capsys) -> None:  # type: ignore[no-un
     assert "formats must be among" in capsys.readouterr().err
     assert main(["--format-rate", "11025"]) == 2
 
+
+
+def _run(sessions: int, audio_s: float, wall_s: float, ttfas: list[float]) -> LevelResult:
+    return LevelResult(sessions=sessions, lines_per_session=1, lines_done=len(ttfas), audio_s=audio_s, wall_s=wall_s,
+                       round_speeds=[audio_s / wall_s], ttfa_samples=ttfas)
+
+
+def test_rounds_merge_into_totals_with_ttfa_over_every_line() -> None:
+    merged = merge_rounds([_run(4, 40.0, 10.0, [100.0, 120.0]), _run(4, 40.0, 5.0, [80.0, 300.0])])
+    assert (merged.rounds, merged.lines_done, merged.audio_s, merged.wall_s) == (2, 4, 80.0, 15.0)
+    assert merged.speed == pytest.approx(80 / 15) and merged.rtf == pytest.approx(15 / 80, abs=1e-4)
+    assert merged.round_speeds == [4.0, 8.0]
+    assert merged.ttfa_ms["n"] == 4 and merged.ttfa_ms["max"] == 300.0 and merged.ttfa_ms["min"] == 80.0
+
+
+def test_rounds_of_different_levels_are_not_merged() -> None:
+    with pytest.raises(ValueError):
+        merge_rounds([_run(1, 1.0, 1.0, [1.0]), _run(4, 1.0, 1.0, [1.0])])
+    with pytest.raises(ValueError):
+        merge_rounds([])
+
+
+def test_the_gain_is_over_the_smallest_level_from_totals_and_round_by_round() -> None:
+    one = merge_rounds([_run(1, 10.0, 5.0, [50.0]), _run(1, 10.0, 2.5, [50.0])])  # 2x, then 4x real time
+    four = merge_rounds([_run(4, 40.0, 8.0, [90.0]), _run(4, 40.0, 4.0, [90.0])])  # 5x, then 10x
+    [gain] = throughput_gains([four, one])
+    assert gain["sessions"] == 4 and gain["over_sessions"] == 1
+    assert gain["gain"] == pytest.approx((80 / 12) / (20 / 7.5), abs=1e-3)  # totals, not the mean of rounds
+    assert gain["per_round"] == [2.5, 2.5]
+    assert throughput_gains([one]) == [] and throughput_gains([]) == []
