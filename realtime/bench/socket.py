@@ -580,7 +580,7 @@ def _levels(value: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected a comma-separated list of integers, got {value!r}") from exc
     if not levels or any(level < 1 for level in levels):
         raise argparse.ArgumentTypeError(f"concurrency levels must be >= 1, got {value!r}")
-    return levels
+    return list(dict.fromkeys(levels))  # each level once (its rounds are merged by level)
 
 
 def _format_list(value: str) -> list[str]:

@@ -97,6 +97,12 @@ def test_rounds_merge_into_totals_with_ttfa_over_every_line() -> None:
     assert merged.ttfa_ms["n"] == 4 and merged.ttfa_ms["max"] == 300.0 and merged.ttfa_ms["min"] == 80.0
 
 
+def test_a_level_named_twice_runs_once_per_round() -> None:
+    from realtime.bench.socket import build_parser
+
+    assert build_parser().parse_args(["--concurrency", "1,4,1"]).concurrency == [1, 4]
+
+
 def test_rounds_of_different_levels_are_not_merged() -> None:
     with pytest.raises(ValueError):
         merge_rounds([_run(1, 1.0, 1.0, [1.0]), _run(4, 1.0, 1.0, [1.0])])
