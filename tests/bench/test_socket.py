@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from realtime.bench.socket import LevelResult, main, merge_rounds, throughput_gains
+from realtime.bench.socket import LevelResult, build_parser, main, merge_rounds, throughput_gains
 
 
 def _positive(value: object) -> bool:
@@ -98,8 +98,6 @@ def test_rounds_merge_into_totals_with_ttfa_over_every_line() -> None:
 
 
 def test_a_level_named_twice_runs_once_per_round() -> None:
-    from realtime.bench.socket import build_parser
-
     assert build_parser().parse_args(["--concurrency", "1,4,1"]).concurrency == [1, 4]
 
 
