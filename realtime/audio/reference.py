@@ -11,7 +11,6 @@ import io
 from dataclasses import dataclass
 from enum import StrEnum
 
-import av
 import numpy as np
 import soundfile as sf
 import soxr
@@ -162,6 +161,8 @@ def _decode_with_pyav(data: bytes, limit_s: float) -> _Decoded:
 
 
 def _pyav_decode_first_audio_stream(data: bytes, limit_s: float) -> _Decoded:
+    import av  # here, not at the top: the engines import this module, and the server has PyAV loaded already
+
     with av.open(io.BytesIO(data), mode="r") as container:
         if not container.streams.audio:
             raise ReferenceAudioError(
