@@ -259,9 +259,12 @@ def draw_rows(probs: torch.Tensor, generators: Sequence[torch.Generator]) -> tor
         raise ValueError(f"probs must be (rows, vocab) with one generator per row, got {tuple(probs.shape)}")
     if probs.shape[0] == 1:  # one row: torch's own call is the same draw, with its checks in C++
         return torch.multinomial(probs, num_samples=1, generator=generators[0])
-    if not bool(((probs.max() < float("inf")) & (probs.min() >= 0)).item()):
-        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
-    if bool((probs.sum(dim=1) == 0).any().item()):
+    # torch's two checks, read back in one sync (on a GPU each read stalls the step); which one failed
+    # is worked out only when one did
+    in_range = (probs.max() < float("inf")) & (probs.min() >= 0)
+    if not bool((in_range & (probs.sum(dim=1) != 0).all()).item()):
+        if not bool(in_range.item()):
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
     races = torch.empty_like(probs)
     for row, generator in enumerate(generators):
