@@ -117,6 +117,13 @@ class LevelResult:
         """Audio seconds per wall second (x real time)."""
         return self.audio_s / self.wall_s if self.wall_s > 0 else None
 
+    def settle(self) -> None:
+        """The derived figures, once the lines are counted: rounding, TTFA summary, RTF, a few error samples."""
+        self.audio_s, self.wall_s = round(self.audio_s, 3), round(self.wall_s, 3)
+        self.ttfa_ms = summarize(self.ttfa_samples)
+        self.rtf = round(self.wall_s / self.audio_s, 4) if self.audio_s > 0 else None
+        self.error_samples = self.error_samples[:5]
+
 
 def merge_rounds(runs: Sequence[LevelResult]) -> LevelResult:
     """One level's runs (rounds) as one result: lines, audio and wall time summed, TTFA over every line."""
@@ -131,10 +138,7 @@ def merge_rounds(runs: Sequence[LevelResult]) -> LevelResult:
         merged.error_samples.extend(run.error_samples)
         merged.ttfa_samples.extend(run.ttfa_samples)
         merged.round_speeds.extend(run.round_speeds)
-    merged.audio_s, merged.wall_s = round(merged.audio_s, 3), round(merged.wall_s, 3)
-    merged.ttfa_ms = summarize(merged.ttfa_samples)
-    merged.rtf = round(merged.wall_s / merged.audio_s, 4) if merged.audio_s > 0 else None
-    merged.error_samples = merged.error_samples[:5]
+    merged.settle()
     return merged
 
 
@@ -307,13 +311,10 @@ async def run_level(url: str, session_fields: dict[str, Any], text: str, session
     started = time.perf_counter()
     start.go.set()
     await asyncio.gather(*workers)
-    level.wall_s = round(time.perf_counter() - started, 3)
+    level.wall_s = time.perf_counter() - started
     level.ttfa_samples = ttfas
-    level.ttfa_ms = summarize(ttfas)
-    level.audio_s = round(level.audio_s, 3)
-    level.rtf = round(level.wall_s / level.audio_s, 4) if level.audio_s > 0 else None
-    level.round_speeds = [round(level.audio_s / level.wall_s, 4)] if level.wall_s > 0 else []
-    level.error_samples = level.error_samples[:5]
+    level.settle()
+    level.round_speeds = [round(level.speed, 4)] if level.speed is not None else []
     return level
 
 
