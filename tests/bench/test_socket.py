@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from realtime.bench.socket import LevelResult, build_parser, main, merge_rounds, throughput_gains
+from realtime.bench.socket import (
+    OVERHEAD_TARGET_MS,
+    LevelResult,
+    build_parser,
+    main,
+    merge_rounds,
+    overhead_verdict,
+    throughput_gains,
+)
 
 
 def _positive(value: object) -> bool:
@@ -37,7 +45,8 @@ def test_bench_small_run_writes_figures(tmp_path: Path, capsys) -> None:  # type
     for stat in ("p50", "p95"):
         assert isinstance(latency["overhead_ms"][stat], float)
     assert isinstance(latency["overhead_median_diff_ms"], float)
-    assert isinstance(latency["overhead_pass"], bool)
+    assert isinstance(latency["overhead_pass"], bool)  # the in-process server speaks with the baseline's model
+    assert latency["server_model"] == latency["baseline_model"] == "hibari"
 
     levels = report["concurrency"]
     assert [level["sessions"] for level in levels] == [1, 2] and report["concurrency_rounds"] == 2
@@ -116,3 +125,12 @@ def test_the_gain_is_over_the_smallest_level_from_totals_and_round_by_round() ->
     assert gain["gain"] == pytest.approx((80 / 12) / (20 / 7.5), abs=1e-3)  # totals, not the mean of rounds
     assert gain["per_round"] == [2.5, 2.5]
     assert throughput_gains([one]) == [] and throughput_gains([]) == []
+
+
+def test_the_overhead_is_judged_only_against_a_baseline_speaking_with_the_servers_model() -> None:
+    assert overhead_verdict(OVERHEAD_TARGET_MS - 1, "hibari", "hibari") is True
+    assert overhead_verdict(OVERHEAD_TARGET_MS + 1, "hibari", "hibari") is False
+    # a server at --url on another model: its time to first audio measures that model, not the server
+    assert overhead_verdict(OVERHEAD_TARGET_MS - 1, "tiny-custom-voice", "hibari") is None
+    assert overhead_verdict(OVERHEAD_TARGET_MS + 1, "tiny-custom-voice", "hibari") is None
+    assert overhead_verdict(None, "hibari", "hibari") is None
