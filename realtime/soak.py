@@ -11,9 +11,13 @@ and several sample rates. It prints sessions, errors by code, stuck episodes (no
 or answer within the deadline) and the server's RSS over time; with no `--url` the
 server runs in this process (its RSS then includes the clients, which keep no audio).
 
+It starts the clients once the server says it is ready (`/ready`), and counts a request or
+socket the server never answered (refused, reset before a response) apart from the drops the
+episodes make on purpose: a server that stops answering must not pass as a quiet one.
+
 The target (README): RSS after warm-up within 10 % to the end, no stuck episode, no
-unexpected error code. Figures only; the exit status is 1 only for stuck episodes or
-unexpected codes.
+unexpected error code, no unanswered connection. Figures only; the exit status is 1 only for
+stuck episodes, unexpected codes or unanswered connections (2: the server never became ready).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ TEXTS = (
     "One line.\nAnother line.\nAnd a third, a little longer than the others.",
 )
 EPISODE_DEADLINE_S = 90.0
+READY_TIMEOUT_S = 120.0  # how long a server at --url may take to load its models before the clients start
 # Codes a soak's clients can legitimately earn: none (they only send valid messages). A
 # server at capacity (1013) is reported apart: it is the operator's sizing, not a bug.
 EXPECTED_CODES: frozenset[int] = frozenset()
@@ -60,6 +65,7 @@ class SoakReport:
     http_requests: int = 0
     errors: Counter[int] = field(default_factory=Counter)
     http_statuses: Counter[int] = field(default_factory=Counter)
+    unanswered: Counter[str] = field(default_factory=Counter)  # connections the server never answered, by error
     stuck: int = 0
     rss_mib: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, MiB)
     slots_left: int | None = None  # in-process only: sessions still holding a slot at the end
@@ -82,6 +88,7 @@ class SoakReport:
         data["episodes"] = dict(self.episodes)
         data["errors"] = {str(k): v for k, v in self.errors.items()}
         data["http_statuses"] = {str(k): v for k, v in self.http_statuses.items()}
+        data["unanswered"] = dict(self.unanswered)
         data["unexpected_codes"] = {str(k): v for k, v in self.unexpected_codes.items()}
         data["growth_after_warmup"] = self.growth_after_warmup()
         return data
@@ -89,6 +96,32 @@ class SoakReport:
 
 class _Stuck(Exception):
     pass
+
+
+class ServerNotReady(RuntimeError):
+    """The server at --url did not say it was ready in time (not running, or still loading)."""
+
+
+async def wait_until_ready(http_url: str, timeout_s: float = READY_TIMEOUT_S) -> None:
+    """Poll `/ready` until it answers 200, so the clients do not spin on a server still starting."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    async with httpx.AsyncClient(timeout=5.0) as http:
+        while True:
+            try:
+                response = await http.get(http_url + "/ready")
+                if response.status_code == 200:
+                    return
+                last = f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            if time.monotonic() >= deadline:
+                raise ServerNotReady(f"the server at {http_url} was not ready within {timeout_s:.0f} s ({last})")
+            await asyncio.sleep(0.2)
+
+
+def _unanswered_key(transport: str, exc: BaseException) -> str:
+    return f"{transport} {type(exc).__name__}: {exc}"[:160]
 
 
 async def _recv(connection: Any, timeout: float = EPISODE_DEADLINE_S) -> dict[str, Any]:
@@ -125,7 +158,12 @@ class _Client:
             "type": "session.start", "format": self.rng.choice(FORMATS), "sample_rate": self.rng.choice(SAMPLE_RATES),
             "seed": self.rng.randrange(2**32),
         }
-        async with websockets.connect(self.url, subprotocols=["tts.v1.msgpack"], max_size=None) as connection:
+        try:
+            connection = await websockets.connect(self.url, subprotocols=["tts.v1.msgpack"], max_size=None)
+        except (OSError, websockets.WebSocketException) as exc:  # refused, or no handshake: not on purpose
+            self.report.unanswered[_unanswered_key("socket", exc)] += 1
+            raise
+        async with connection:
             await connection.send(codec.pack(start))
             ready = await _recv(connection)
             if ready.get("type") == "error":
@@ -167,17 +205,25 @@ class _Client:
                 "response_format": self.rng.choice(("pcm", "wav", "flac", "mp3", "opus", "aac")),
                 "stream_format": self.rng.choice(("audio", "sse"))}
         self.report.http_requests += 1
-        async with http.stream("POST", self.http_url + "/v1/audio/speech", json=body) as response:
-            self.report.http_statuses[response.status_code] += 1
-            async for _ in response.aiter_raw():
-                if drop:
-                    return  # leaves mid-body: the response is closed under the server
+        answered = False
+        try:
+            async with http.stream("POST", self.http_url + "/v1/audio/speech", json=body) as response:
+                answered = True
+                self.report.http_statuses[response.status_code] += 1
+                async for _ in response.aiter_raw():
+                    if drop:
+                        return  # leaves mid-body: the response is closed under the server
+        except httpx.HTTPError as exc:
+            if not answered:  # no response at all: nothing the client did on purpose
+                self.report.unanswered[_unanswered_key("http", exc)] += 1
+            raise
 
 
 async def soak(
     url: str, http_url: str, clients: int, duration_s: float, *, pid: int | None, sample_s: float, seed: int,
-    printer: Any = print,
+    printer: Any = print, ready_timeout_s: float = READY_TIMEOUT_S,
 ) -> SoakReport:
+    await wait_until_ready(http_url, ready_timeout_s)
     report = SoakReport(clients=clients, duration_s=duration_s)
     process = psutil.Process(pid) if pid is not None else None
     started = time.monotonic()
@@ -210,6 +256,8 @@ def _print_report(report: SoakReport, printer: Any = print) -> None:
     growth = report.growth_after_warmup()
     printer(f"episodes {dict(report.episodes)}")
     printer(f"sessions {report.sessions}, http requests {report.http_requests} {dict(report.http_statuses)}")
+    if report.unanswered:
+        printer(f"connections the server never answered: {dict(report.unanswered)}")
     printer(f"errors by code {dict(report.errors)}; unexpected {report.unexpected_codes}; stuck {report.stuck}")
     if report.slots_left is not None:
         printer(f"slots still held at the end {report.slots_left}; bytes still queued {report.queued_bytes_left}")
@@ -233,23 +281,27 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    report = run_soak(args.clients, args.minutes * 60.0, url=args.url, pid=args.pid, sample_s=args.sample_s,
-                      seed=args.seed)
+    try:
+        report = run_soak(args.clients, args.minutes * 60.0, url=args.url, pid=args.pid, sample_s=args.sample_s,
+                          seed=args.seed)
+    except ServerNotReady as exc:
+        print(f"realtime-tts soak: {exc}", file=sys.stderr)
+        return 2
     _print_report(report)
     if args.json:
         args.json.write_text(json.dumps(report.summary(), indent=2))
-    return 1 if report.stuck or report.unexpected_codes else 0
+    return 1 if report.stuck or report.unexpected_codes or report.unanswered else 0
 
 
 def run_soak(
     clients: int, duration_s: float, *, url: str | None = None, pid: int | None = None, sample_s: float = 10.0,
-    seed: int = 1, printer: Any = print,
+    seed: int = 1, printer: Any = print, ready_timeout_s: float = READY_TIMEOUT_S,
 ) -> SoakReport:
     """Soak a server at `url`, or one started in this process (then its slots are checked at the end)."""
     if url is not None:
         http_url = url.replace("ws://", "http://").replace("wss://", "https://").split("/v1/")[0]
         return asyncio.run(soak(url, http_url, clients, duration_s, pid=pid, sample_s=sample_s, seed=seed,
-                                printer=printer))
+                                printer=printer, ready_timeout_s=ready_timeout_s))
     from realtime.config import ServerConfig
     from realtime.server.run import BackgroundServer
 
