@@ -18,6 +18,7 @@ def test_a_short_soak_leaves_no_stuck_episode_no_held_slot_and_no_queued_bytes()
     report = run_soak(3, 8.0, sample_s=2.0, seed=3, printer=lines.append)
     assert report.sessions > 0 and report.http_requests > 0
     assert report.stuck == 0 and report.unexpected_codes == {}, report.summary()
+    assert report.unanswered == {}, report.unanswered  # every socket and request got an answer
     assert report.slots_left == 0 and report.queued_bytes_left == 0
     assert len(report.rss_mib) >= 2 and all(mib > 0 for _, mib in report.rss_mib)
     assert any("rss" in line for line in lines)
