@@ -16,7 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import torch
+
+from realtime.engines.qwen3.race import draw_words, race, race_matches_torch
 
 # transformers' fallbacks, used by the official wrapper when generation_config.json is
 # silent (Qwen3TTSModel._merge_generate_kwargs).
@@ -216,6 +219,8 @@ def sample_next(
     if params.greedy:
         return scores.argmax(dim=-1, keepdim=True)
     probs = scores.softmax(dim=-1)
+    if probs.shape[0] == 1:
+        return draw_rows(probs, [generator])
     return torch.multinomial(probs, num_samples=1, generator=generator)
 
 
@@ -249,24 +254,39 @@ def draw_rows(probs: torch.Tensor, generators: Sequence[torch.Generator]) -> tor
     """One token per row of `probs` (rows, vocab), row i drawn from `generators[i]` only: shape (rows, 1).
 
     The same numbers as `torch.multinomial(probs[i : i + 1], 1, generator=generators[i])` row by
-    row, leaving each generator in the same state (`test_sampling` pins this against torch),
-    but one call per row instead of a dozen. torch draws one sample as `argmax(p / q)` with
-    `q ~ Exp(1)` from the generator (the exponential race): only the `q` of each row must come
-    from its own generator; the checks, the division and the argmax are row-wise and run once
-    for all rows. A row's token therefore never depends on the other rows.
+    row, leaving each generator in the same state (`test_sampling` pins this against torch).
+    torch draws one sample as `argmax(p / q)` with `q ~ Exp(1)` from the generator (the
+    exponential race): only the `q` of each row must come from its own generator; the checks,
+    the division and the argmax are row-wise and run once for all rows. A row's token
+    therefore never depends on the other rows. On a CPU the race runs from the generators'
+    words (`race.py`: a third of the CPU of torch's fills); elsewhere from torch's own fills.
     """
     if probs.ndim != 2 or probs.shape[0] != len(generators):
         raise ValueError(f"probs must be (rows, vocab) with one generator per row, got {tuple(probs.shape)}")
+    if probs.device.type == "cpu" and probs.dtype == torch.float32 and race_matches_torch():
+        scores = probs.detach().numpy()
+        row_best = scores.max(axis=1)  # NaN where a row holds one
+        _check_distributions(  # before any draw, as torch: a refused row leaves every generator untouched
+            bool(scores.min() >= 0 and row_best.max() < np.inf), bool(row_best.min() > 0)
+        )
+        words = draw_words(probs.shape[0], probs.shape[1], list(generators))
+        return torch.from_numpy(race(scores, words)).unsqueeze(1)
     if probs.shape[0] == 1:  # one row: torch's own call is the same draw, with its checks in C++
         return torch.multinomial(probs, num_samples=1, generator=generators[0])
     # torch's two checks, read back in one sync (on a GPU each read stalls the step); which one failed
     # is worked out only when one did
     in_range = (probs.max() < float("inf")) & (probs.min() >= 0)
     if not bool((in_range & (probs.sum(dim=1) != 0).all()).item()):
-        if not bool(in_range.item()):
-            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
-        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+        _check_distributions(bool(in_range.item()), False)
     races = torch.empty_like(probs)
     for row, generator in enumerate(generators):
         races[row].exponential_(1, generator=generator)
     return (probs / races).argmax(dim=-1, keepdim=True)
+
+
+def _check_distributions(in_range: bool, no_zero_row: bool) -> None:
+    """torch.multinomial's two refusals, in its order and its words."""
+    if not in_range:
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if not no_zero_row:
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
