@@ -19,6 +19,7 @@ from realtime.engines.qwen3.sampling import (
     SamplingParams,
     TokenSampling,
     draw_rows,
+    keep_top_k,
     make_generator,
     process_logits,
     sample_next,
@@ -102,6 +103,28 @@ def test_processing_equals_transformers_processors_in_their_order() -> None:
             processors.append(TopPLogitsWarper(top_p))
         expected = processors(history, logits.clone())  # type: ignore[arg-type]
         assert torch.equal(process_logits(logits, params, history), expected), (temperature, top_k, top_p)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(
+    rows=st.integers(1, 9),
+    vocab=st.sampled_from([1, 2, 7, 300, 2048]),
+    k=st.integers(1, 60),
+    levels=st.sampled_from([3, 40, 1000]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_top_k_keeps_what_transformers_top_k_warper_keeps(rows: int, vocab: int, k: int, levels: int, seed: int) -> None:
+    """numpy's selection on a CPU, with ties (few distinct levels), -inf and a NaN, equals torch.topk's masking."""
+    generator = torch.Generator().manual_seed(seed)
+    scores = torch.randint(0, levels, (rows, vocab), generator=generator).float() / 7
+    scores[torch.rand((rows, vocab), generator=generator) < 0.1] = float("-inf")
+    if seed % 5 == 0:
+        scores[0, seed % vocab] = float("nan")
+    k = min(k, vocab)
+    expected = TopKLogitsWarper(k)(None, scores.clone())  # type: ignore[arg-type]
+    kept = keep_top_k(scores, k)
+    assert torch.equal(kept.isnan(), expected.isnan())
+    assert torch.equal(kept[~kept.isnan()], expected[~expected.isnan()])
 
 
 def test_greedy_takes_the_argmax_after_the_repetition_penalty() -> None:
