@@ -30,9 +30,9 @@ the model object it is given.
 from __future__ import annotations
 
 import copy
-
 import inspect
 import math
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -178,6 +178,7 @@ class _StreamingForward:
         self.attn_implementation = str(getattr(transformer.config, "_attn_implementation", "eager") or "eager")
         self.samples_per_frame = int(np.prod(list(config.upsample_rates) + list(config.upsampling_ratios)))
         self._check_structure()
+        self._official_quantizer = not _has_split_quantizer(decoder.quantizer)
 
     def _check_structure(self) -> None:
         """Fail at construction, not mid-stream, if the model is not shaped as expected."""
@@ -205,7 +206,7 @@ class _StreamingForward:
     def __call__(self, codes: torch.Tensor, state: _DecoderState) -> torch.Tensor:
         """codes: LongTensor (1, num_quantizers, n) -> waveform (1, 1, n * samples_per_frame)."""
         decoder = self.decoder
-        hidden = decoder.quantizer.decode(codes)
+        hidden = decoder.quantizer.decode(codes) if self._official_quantizer else self._dequantize(codes)
         hidden = self._causal_conv(decoder.pre_conv, hidden, state).transpose(1, 2)
         hidden = self._transformer(hidden, state).permute(0, 2, 1)
         for blocks in decoder.upsample:
@@ -234,8 +235,53 @@ class _StreamingForward:
                 hidden = self._module(inner, hidden, state)
             return hidden
         if name == "SnakeBeta":  # elementwise: no state
-            return module(hidden)
+            return self._activation(module, hidden)
         raise UnsupportedDecoder(f"do not know how to stream {name}")
+
+    # -- stateless layers, with what depends on the weights alone computed once -----------
+
+    def _activation(self, module: Any, hidden: torch.Tensor) -> torch.Tensor:
+        """`SnakeBeta.forward` (x + 1/b sin^2(a x)) with its per-channel factors computed once: the
+        official forward recomputes exp(alpha), exp(beta) and 1/(beta + eps) on every call. Same ops
+        in the same order, so the same bits; other activations are called as they are."""
+        if _class_name(module) != "SnakeBeta":
+            return module(hidden)
+        factors = _SNAKE_FACTORS.get(module)
+        if factors is None:
+            with torch.inference_mode():
+                alpha = torch.exp(module.alpha.unsqueeze(0).unsqueeze(-1))
+                beta = torch.exp(module.beta.unsqueeze(0).unsqueeze(-1))
+                factors = _SNAKE_FACTORS[module] = (alpha, 1.0 / (beta + module.no_div_by_zero))
+        alpha, inverse_beta = factors
+        return hidden + inverse_beta * torch.pow(torch.sin(hidden * alpha), 2)
+
+    def _dequantize(self, codes: torch.Tensor) -> torch.Tensor:
+        """`SplitResidualVectorQuantizer.decode` with each codebook's table (embedding_sum / usage)
+        computed once: the official decode divides all 16 tables on every call. The same ops in the
+        same order otherwise, so the same bits (a test pins it)."""
+        quantizer = self.decoder.quantizer
+        tables = _CODEBOOK_TABLES.get(quantizer)
+        if tables is None:
+            with torch.inference_mode():
+                tables = _CODEBOOK_TABLES[quantizer] = [
+                    [_codebook_table(layer._codebook) for layer in group.vq.layers]
+                    for group in (quantizer.rvq_first, quantizer.rvq_rest)
+                ]
+        semantic = int(quantizer.n_q_semantic)
+        quantized = self._dequantize_group(quantizer.rvq_first, tables[0], codes[:, :semantic])
+        if codes.shape[1] > semantic:
+            quantized += self._dequantize_group(quantizer.rvq_rest, tables[1], codes[:, semantic:])
+        return quantized
+
+    @staticmethod
+    def _dequantize_group(group: Any, tables: list[torch.Tensor], codes: torch.Tensor) -> torch.Tensor:
+        """`ResidualVectorQuantizer.decode` over precomputed tables."""
+        quantized = torch.zeros([1], device=codes.device)[0]
+        for layer, table, layer_codes in zip(group.vq.layers, tables, codes.transpose(0, 1), strict=False):
+            part = layer.project_out(F.embedding(layer_codes, table))
+            quantized = quantized + part.transpose(1, 2)
+        return group.output_proj(quantized)
+
 
     # -- stateful layers ---------------------------------------------------------------
 
@@ -250,7 +296,7 @@ class _StreamingForward:
             past = hidden.new_zeros(hidden.shape[0], hidden.shape[1], context)
         extended = torch.cat([past, hidden], dim=-1)
         state.history[module] = extended[..., -context:]
-        return module.conv(extended)
+        return _convolve(module.conv, extended)
 
     @staticmethod
     def _transposed_conv(module: Any, hidden: torch.Tensor, state: _DecoderState) -> torch.Tensor:
@@ -303,9 +349,9 @@ class _StreamingForward:
     def _residual_unit(self, unit: Any, hidden: torch.Tensor, state: _DecoderState) -> torch.Tensor:
         """`Qwen3TTSTokenizerV2DecoderDecoderResidualUnit.forward` with its convs streamed."""
         residual = hidden
-        hidden = unit.act1(hidden)
+        hidden = self._activation(unit.act1, hidden)
         hidden = self._causal_conv(unit.conv1, hidden, state)
-        hidden = unit.act2(hidden)
+        hidden = self._activation(unit.act2, hidden)
         hidden = self._causal_conv(unit.conv2, hidden, state)
         return hidden + residual
 
@@ -357,6 +403,73 @@ class _StreamingForward:
         # eager (and the rest) add the mask to the attention scores
         blocked = torch.zeros(allowed.shape, dtype=hidden.dtype, device=hidden.device)
         return blocked.masked_fill(~allowed, torch.finfo(hidden.dtype).min)
+
+
+# What depends on a model's weights alone, computed at its first use (with the official ops, so
+# the same bits) and shared by all its streams; it goes with the module (weak keys, and the
+# values hold tensors only, never the modules).
+_SNAKE_FACTORS: weakref.WeakKeyDictionary[nn.Module, tuple[torch.Tensor, torch.Tensor]] = weakref.WeakKeyDictionary()
+_CODEBOOK_TABLES: weakref.WeakKeyDictionary[nn.Module, list[list[torch.Tensor]]] = weakref.WeakKeyDictionary()
+
+
+def _has_split_quantizer(quantizer: Any) -> bool:
+    """Is the quantizer shaped as `_dequantize` expects (else the official decode is called)?"""
+    try:
+        groups = (quantizer.rvq_first, quantizer.rvq_rest)
+        int(quantizer.n_q_semantic)
+        return all(
+            all(hasattr(layer, "project_out") and _is_euclidean_codebook(layer._codebook) for layer in group.vq.layers)
+            and hasattr(group, "output_proj")
+            for group in groups
+        )
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
+def _is_euclidean_codebook(codebook: Any) -> bool:
+    return all(hasattr(codebook, name) for name in ("embedding_sum", "cluster_usage", "epsilon"))
+
+
+def _codebook_table(codebook: Any) -> torch.Tensor:
+    """`EuclideanCodebook.decode`'s table, computed as it computes it."""
+    return codebook.embedding_sum / codebook.cluster_usage.clamp(min=codebook.epsilon)[:, None]
+
+
+# Where torch's CPU convolution is slow for a shape, a causal conv is done as one matrix product
+# over the signal's shifted copies (im2col). torch 2.13 sends a float32 conv1d either to oneDNN
+# (inputs over 20,480 values, or grouped) or to its own kernels, whose dilated path is a slow
+# loop: measured on one core, a 2-channel kernel-7 conv over 15,366 samples costs 163 us in
+# oneDNN and 62 us as a product; an 8-channel dilated one over 1,334 samples 146 against 36 us;
+# a 64-channel depthwise one over 22 frames 77 against 19 us. Wide layers (the full-size
+# decoder's 96 to 1,536 channels) stay with oneDNN, which is faster there. The choice depends
+# on the shapes only, so a stream's audio never depends on anything else.
+_FEW_INPUTS = 64  # input channels x kernel at most, for the product
+_SMALL_DILATED = 20_480  # input values at most of a dilated conv that torch would run in its slow loop
+_SMALL_DEPTHWISE = 4_096  # channels x outputs at most of a depthwise conv done as a batched product
+
+
+def _convolve(conv: nn.Conv1d, signal: torch.Tensor) -> torch.Tensor:
+    """`conv(signal)` for a conv with no padding or stride (the causal convs pad themselves)."""
+    out_channels, group_inputs, kernel = conv.weight.shape
+    batch, channels, length = signal.shape
+    dilation = int(conv.dilation[0])
+    outputs = length - dilation * (kernel - 1)
+    if batch != 1 or kernel == 1 or outputs < 1 or conv.stride[0] != 1 or conv.padding[0] != 0:
+        return conv(signal)
+    if conv.groups == 1 and (
+        channels * kernel <= _FEW_INPUTS or (dilation > 1 and signal.numel() <= _SMALL_DILATED)
+    ):
+        columns = signal.contiguous().as_strided((channels, kernel, outputs), (length, dilation, 1))
+        weight = conv.weight.reshape(out_channels, channels * kernel)
+        columns = columns.reshape(channels * kernel, outputs)
+        if conv.bias is None:
+            return torch.mm(weight, columns).unsqueeze(0)
+        return torch.addmm(conv.bias.unsqueeze(1), weight, columns).unsqueeze(0)
+    if conv.groups == channels == out_channels and group_inputs == 1 and channels * outputs <= _SMALL_DEPTHWISE:
+        shifted = signal.contiguous().as_strided((channels, kernel, outputs), (length, dilation, 1))
+        output = torch.bmm(conv.weight.view(channels, 1, kernel), shifted).view(1, channels, outputs)
+        return output if conv.bias is None else output + conv.bias.view(1, channels, 1)
+    return conv(signal)
 
 
 def official_chunking(decoder: Any) -> tuple[int, int]:

@@ -354,3 +354,70 @@ def test_benchmark_prints_streaming_full_and_redecode_figures(speech_tokenizer: 
         assert timing.ms_per_frame > 0
         if timing.name.startswith("streaming"):
             assert timing.max_abs_diff <= TOLERANCE
+
+
+# -- what is computed once per model, and the convolutions done as products ----------------
+
+
+def test_codebook_tables_computed_once_give_the_official_bits(window4_codec: Any) -> None:
+    from realtime.engines.qwen3.decoder import _StreamingForward
+
+    forward = _StreamingForward(window4_codec)
+    codes = random_codes(9, seed=5, codebook_size=64).T.unsqueeze(0)
+    with torch.inference_mode():
+        assert torch.equal(forward._dequantize(codes), window4_codec.quantizer.decode(codes))
+        assert torch.equal(forward._dequantize(codes), window4_codec.quantizer.decode(codes))  # from the cache
+
+
+def test_snake_activations_with_their_factors_computed_once_give_the_official_bits() -> None:
+    from realtime.engines.qwen3.decoder import _StreamingForward
+
+    codec = build_codec(sliding_window=4, seed=3)
+    snakes = [module for module in codec.modules() if type(module).__name__ == "SnakeBeta"]
+    assert snakes
+    with torch.no_grad():
+        for module in snakes:  # the random checkpoints leave alpha and beta at 0: make them matter
+            module.alpha.normal_(0.0, 0.5)
+            module.beta.normal_(0.0, 0.5)
+    forward = _StreamingForward(codec)
+    with torch.inference_mode():
+        for module in snakes:
+            signal = torch.randn(1, module.in_features, 50, generator=torch.Generator().manual_seed(1))
+            assert torch.equal(forward._activation(module, signal), module(signal))
+
+
+@pytest.mark.parametrize(
+    ("channels", "out_channels", "kernel", "dilation", "groups", "length", "path"),
+    [
+        (2, 2, 7, 1, 1, 15366, "product"),  # few inputs, long: oneDNN would take it
+        (4, 4, 7, 9, 1, 5174, "product"),
+        (8, 8, 7, 9, 1, 1334, "product"),  # dilated and short: torch's slow loop would take it
+        (16, 16, 7, 3, 1, 310, "product"),
+        (16, 16, 7, 1, 1, 262, "conv1d"),  # torch's own kernel is fast here
+        (64, 64, 7, 1, 64, 22, "depthwise"),
+        (256, 256, 7, 1, 256, 70, "conv1d"),
+        (2, 2, 1, 1, 1, 300, "conv1d"),
+    ],
+)
+def test_convolutions_done_as_products_equal_conv1d_to_float_rounding(
+    channels: int, out_channels: int, kernel: int, dilation: int, groups: int, length: int, path: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from realtime.engines.qwen3 import decoder as decoder_module
+
+    conv = torch.nn.Conv1d(channels, out_channels, kernel, dilation=dilation, groups=groups)
+    signal = torch.randn(1, channels, length, generator=torch.Generator().manual_seed(channels + length))
+    products: list[str] = []
+    addmm, bmm = torch.addmm, torch.bmm
+    monkeypatch.setattr(torch, "addmm", lambda *a: products.append("product") or addmm(*a))
+    monkeypatch.setattr(torch, "bmm", lambda *a: products.append("depthwise") or bmm(*a))
+    with torch.inference_mode():
+        ours = decoder_module._convolve(conv, signal)
+        expected = torch.nn.functional.conv1d(signal.double(), conv.weight.double(), conv.bias.double(),
+                                              dilation=dilation, groups=groups)
+        theirs = conv(signal)
+    assert products == ([] if path == "conv1d" else [path])
+    assert ours.shape == theirs.shape == expected.shape
+    scale = float(expected.abs().max())
+    assert float((ours.double() - expected).abs().max()) <= 1e-6 * scale  # as close as torch's own conv
+    assert float((theirs.double() - expected).abs().max()) <= 1e-6 * scale
