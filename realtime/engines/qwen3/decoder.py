@@ -449,12 +449,14 @@ _SMALL_DEPTHWISE = 4_096  # channels x outputs at most of a depthwise conv done 
 
 
 def _convolve(conv: nn.Conv1d, signal: torch.Tensor) -> torch.Tensor:
-    """`conv(signal)` for a conv with no padding or stride (the causal convs pad themselves)."""
+    """`conv(signal)` for a conv with no padding or stride (the causal convs pad themselves); on a CPU
+    as a matrix product where the shapes say torch's kernel is slow (see above)."""
     out_channels, group_inputs, kernel = conv.weight.shape
     batch, channels, length = signal.shape
     dilation = int(conv.dilation[0])
     outputs = length - dilation * (kernel - 1)
-    if batch != 1 or kernel == 1 or outputs < 1 or conv.stride[0] != 1 or conv.padding[0] != 0:
+    plain = batch == 1 and kernel > 1 and outputs >= 1 and conv.stride[0] == 1 and conv.padding[0] == 0
+    if signal.device.type != "cpu" or not plain:  # (the figures above are a CPU's: elsewhere the device's kernel)
         return conv(signal)
     if conv.groups == 1 and (
         channels * kernel <= _FEW_INPUTS or (dilation > 1 and signal.numel() <= _SMALL_DILATED)
