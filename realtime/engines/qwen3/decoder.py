@@ -282,7 +282,6 @@ class _StreamingForward:
             quantized = quantized + part.transpose(1, 2)
         return group.output_proj(quantized)
 
-
     # -- stateful layers ---------------------------------------------------------------
 
     @staticmethod
