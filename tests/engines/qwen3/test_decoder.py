@@ -363,6 +363,7 @@ def test_codebook_tables_computed_once_give_the_official_bits(window4_codec: Any
     from realtime.engines.qwen3.decoder import _StreamingForward
 
     forward = _StreamingForward(window4_codec)
+    assert not forward._official_quantizer  # the streaming decode takes the cached tables, not the official call
     codes = random_codes(9, seed=5, codebook_size=64).T.unsqueeze(0)
     with torch.inference_mode():
         assert torch.equal(forward._dequantize(codes), window4_codec.quantizer.decode(codes))
